@@ -1,0 +1,1 @@
+"""Parley's shared contract: what every service and client agree on."""

@@ -1,0 +1,132 @@
+"""JWT verification (PROTOCOL §2), shared by every service that accepts user tokens.
+
+Policy: only the algorithms configured in JWT_ALGORITHMS are accepted, and the key is
+chosen by the algorithm family, never by the token: HS* tokens are checked against
+JWT_SECRET, RS*/ES* tokens against JWT_PUBLIC_KEY. So ``alg: none`` and the classic
+confusion attack (an HS256 token signed with the RSA public key as the HMAC secret) are
+refused. ``exp`` and ``sub`` are required; ``iss`` and ``aud`` are enforced when configured.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from jose import jwt
+from jose.exceptions import ExpiredSignatureError, JOSEError
+
+from parley_common.config import JwtSettings
+
+_HMAC_PREFIX = "HS"
+
+
+class AuthCode(StrEnum):
+    MISSING = "auth_missing"
+    INVALID = "auth_invalid"
+    EXPIRED = "auth_expired"
+
+
+class AuthError(Exception):
+    """A refused token; ``code`` is what the client sees (``connect_error`` message)."""
+
+    def __init__(self, code: AuthCode, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(f"{code}: {message}")
+
+    def to_data(self) -> dict[str, str]:
+        return {"code": self.code.value, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a verified token speaks for."""
+
+    user_id: str
+    expires_at: float
+    claims: dict[str, Any]
+
+
+class TokenVerifier:
+    def __init__(self, settings: JwtSettings) -> None:
+        self._algorithms = list(settings.jwt_algorithms)
+        self._secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+        self._public_key = settings.jwt_public_key
+        self._issuer = settings.jwt_issuer
+        self._audience = settings.jwt_audience
+        self.leeway_s = settings.jwt_leeway_s
+
+    def _key_for(self, algorithm: str) -> str:
+        key = self._secret if algorithm.startswith(_HMAC_PREFIX) else self._public_key
+        if not key:
+            raise AuthError(AuthCode.INVALID, f"algorithm {algorithm} is not accepted")
+        return key
+
+    def verify(self, token: str | None) -> Principal:
+        """Return the principal of a valid token or raise :class:`AuthError`."""
+        if not token or not isinstance(token, str):
+            raise AuthError(AuthCode.MISSING, "a token is required")
+        try:
+            header = jwt.get_unverified_header(token)
+        except JOSEError:
+            raise AuthError(AuthCode.INVALID, "malformed token") from None
+        algorithm = header.get("alg")
+        if not isinstance(algorithm, str) or algorithm not in self._algorithms:
+            raise AuthError(AuthCode.INVALID, f"algorithm {algorithm!r} is not accepted")
+        try:
+            claims = jwt.decode(
+                token,
+                self._key_for(algorithm),
+                algorithms=[algorithm],
+                issuer=self._issuer,
+                audience=self._audience,
+                options={
+                    "require_exp": True,
+                    "require_sub": True,
+                    "verify_aud": self._audience is not None,
+                    "verify_iss": self._issuer is not None,
+                    "leeway": self.leeway_s,
+                },
+            )
+        except ExpiredSignatureError:
+            raise AuthError(AuthCode.EXPIRED, "token has expired") from None
+        except JOSEError as exc:
+            raise AuthError(AuthCode.INVALID, _describe(exc)) from None
+        return _principal(claims)
+
+
+def _principal(claims: dict[str, Any]) -> Principal:
+    sub = claims.get("sub")
+    exp = claims.get("exp")
+    if not isinstance(sub, str) or not sub.strip():
+        raise AuthError(AuthCode.INVALID, "token has no usable `sub`")
+    if not isinstance(exp, int | float) or isinstance(exp, bool):
+        raise AuthError(AuthCode.INVALID, "token has no usable `exp`")
+    return Principal(user_id=sub, expires_at=float(exp), claims=claims)
+
+
+def _describe(exc: JOSEError) -> str:
+    text = str(exc) or type(exc).__name__
+    # python-jose's messages are safe to show but sometimes long; keep the first sentence.
+    return text.split("\n", 1)[0][:200]
+
+
+def mint_token(
+    settings: JwtSettings, user_id: str, *, ttl_s: int = 3600, now: float | None = None
+) -> tuple[str, int]:
+    """Sign an HS* token for ``user_id`` (dev tokens and tests); returns (token, exp)."""
+    if settings.jwt_secret is None:
+        raise ValueError("minting needs JWT_SECRET")
+    algorithm = next((a for a in settings.jwt_algorithms if a.startswith(_HMAC_PREFIX)), None)
+    if algorithm is None:
+        raise ValueError("minting needs an HS* algorithm in JWT_ALGORITHMS")
+    issued = int(now if now is not None else time.time())
+    claims: dict[str, Any] = {"sub": user_id, "iat": issued, "exp": issued + ttl_s}
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    token = jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=algorithm)
+    return token, claims["exp"]

@@ -1,0 +1,204 @@
+"""Settings pieces shared by the services, read from environment variables.
+
+Each service composes the pieces it needs into one settings class and loads it once at
+start with :func:`load_settings`, which turns a validation error into one readable
+message per bad variable. Every field is documented where it is declared; README.md lists
+them all.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any, Self, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEV_JWT_SECRET = "dev-secret"
+DEV_INTERNAL_TOKEN = "dev-internal-token"
+# Values that are fine on a laptop and a disaster in production.
+_PLACEHOLDERS = {DEV_JWT_SECRET, DEV_INTERNAL_TOKEN, "secret", "changeme", "change-me", "test"}
+_HMAC_ALGORITHMS = {"HS256", "HS384", "HS512"}
+_PUBLIC_KEY_ALGORITHMS = {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"}
+
+
+class ConfigError(Exception):
+    """Raised for settings that cannot work together; the message names the variables."""
+
+
+class ParleySettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    dev_mode: bool = Field(
+        default=False,
+        description="DEV_MODE: enables POST /api/dev/token and development defaults for "
+        "JWT_SECRET and INTERNAL_TOKEN. Never on in production.",
+    )
+    port: int = Field(default=8000, ge=1, le=65535, description="PORT: HTTP port to listen on.")
+    host: str = Field(default="0.0.0.0", description="HOST: interface to listen on.")
+
+
+class JwtSettings(ParleySettings):
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="JWT_SECRET: shared secret for HS256/384/512 tokens. "
+        "Defaults to 'dev-secret' in DEV_MODE only; required otherwise when an HS algorithm is allowed.",
+    )
+    jwt_algorithms: Annotated[list[str], NoDecode] = Field(
+        default=["HS256"],
+        description="JWT_ALGORITHMS: comma-separated algorithms accepted (HS256, RS256, ...). 'none' is never accepted.",
+    )
+    jwt_public_key: str | None = Field(
+        default=None,
+        description="JWT_PUBLIC_KEY: PEM public key for RS*/ES* tokens (the PEM text itself).",
+    )
+    jwt_issuer: str | None = Field(default=None, description="JWT_ISSUER: required `iss` when set.")
+    jwt_audience: str | None = Field(default=None, description="JWT_AUDIENCE: required `aud` when set.")
+    jwt_leeway_s: int = Field(
+        default=0, ge=0, le=300, description="JWT_LEEWAY_S: clock skew allowed on `exp`, in seconds."
+    )
+
+    @field_validator("jwt_algorithms", mode="before")
+    @classmethod
+    def _split_algorithms(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("jwt_algorithms")
+    @classmethod
+    def _known_algorithms(cls, value: list[str]) -> list[str]:
+        known = _HMAC_ALGORITHMS | _PUBLIC_KEY_ALGORITHMS
+        unknown = [alg for alg in value if alg not in known]
+        if unknown:
+            raise ValueError(f"unsupported algorithm(s) {unknown}; choose from {sorted(known)}")
+        if not value:
+            raise ValueError("at least one algorithm is required")
+        return value
+
+    @model_validator(mode="after")
+    def _keys_for_algorithms(self) -> Self:
+        wants_hmac = any(alg in _HMAC_ALGORITHMS for alg in self.jwt_algorithms)
+        wants_public = any(alg in _PUBLIC_KEY_ALGORITHMS for alg in self.jwt_algorithms)
+        if wants_hmac:
+            if self.jwt_secret is None:
+                if not self.dev_mode:
+                    raise ValueError("JWT_SECRET is required for HS* algorithms outside DEV_MODE")
+                object.__setattr__(self, "jwt_secret", SecretStr(DEV_JWT_SECRET))
+            elif not self.dev_mode:
+                _refuse_weak_secret("JWT_SECRET", self.jwt_secret.get_secret_value(), min_length=16)
+        if wants_public and not self.jwt_public_key:
+            raise ValueError("JWT_PUBLIC_KEY is required for RS*/ES* algorithms")
+        return self
+
+
+class DatabaseSettings(ParleySettings):
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./var/parley.db",
+        description="DATABASE_URL: postgresql://user@host/db (asyncpg) or sqlite:///path (aiosqlite).",
+    )
+    db_pool_size: int = Field(default=10, ge=1, le=200, description="DB_POOL_SIZE: connections kept open.")
+    db_max_overflow: int = Field(
+        default=20, ge=0, le=500, description="DB_MAX_OVERFLOW: extra connections under burst."
+    )
+    db_timeout_s: float = Field(
+        default=5.0, gt=0, le=60, description="DB_TIMEOUT_S: connect and statement timeout, seconds."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+
+class RedisSettings(ParleySettings):
+    redis_url: str | None = Field(
+        default=None,
+        description="REDIS_URL: redis://host:port/db. Unset: in-process bus, presence and rate "
+        "limits (one process only: the embedded default).",
+    )
+    redis_prefix: str = Field(
+        default="parley",
+        description="REDIS_PREFIX: prefix of every Redis key and channel (lets deployments share a server).",
+    )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value or None
+
+
+class InternalApiSettings(ParleySettings):
+    internal_token: SecretStr | None = Field(
+        default=None,
+        description="INTERNAL_TOKEN: shared secret guarding the services' internal HTTP APIs. "
+        "Defaults to a development value in DEV_MODE only.",
+    )
+
+    @model_validator(mode="after")
+    def _internal_token_set(self) -> Self:
+        if self.internal_token is None:
+            if not self.dev_mode:
+                raise ValueError("INTERNAL_TOKEN is required outside DEV_MODE")
+            object.__setattr__(self, "internal_token", SecretStr(DEV_INTERNAL_TOKEN))
+        elif not self.dev_mode:
+            _refuse_weak_secret("INTERNAL_TOKEN", self.internal_token.get_secret_value(), min_length=16)
+        return self
+
+    @property
+    def internal_token_value(self) -> str:
+        assert self.internal_token is not None  # set by the validator
+        return self.internal_token.get_secret_value()
+
+
+def _refuse_weak_secret(name: str, value: str, *, min_length: int) -> None:
+    if value.lower() in _PLACEHOLDERS:
+        raise ValueError(f"{name} is a placeholder value; set a real secret (or DEV_MODE=true)")
+    if len(value) < min_length:
+        raise ValueError(f"{name} must be at least {min_length} characters outside DEV_MODE")
+
+
+def normalize_database_url(url: str) -> str:
+    """Map plain URLs to the async drivers Parley uses (asyncpg, aiosqlite)."""
+    for plain, driver in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    if url.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+        return url
+    raise ValueError("must be a postgresql:// or sqlite:// URL")
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    lines = ["Invalid configuration:"]
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "settings"
+        message = error["msg"].removeprefix("Value error, ")
+        name = field.upper() if error["loc"] else "settings"
+        lines.append(f"  {name}: {message}")
+    return "\n".join(lines)
+
+
+def load_settings(cls: type[SettingsT], **overrides: Any) -> SettingsT:
+    """Read ``cls`` from the environment; raise :class:`ConfigError` with a clear message."""
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None
+
+
+def load_settings_or_exit(cls: type[SettingsT]) -> SettingsT:
+    """For entry points: print the configuration problem and exit with status 2."""
+    try:
+        return load_settings(cls)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(2) from None

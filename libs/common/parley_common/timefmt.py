@@ -1,0 +1,30 @@
+"""Timestamps on the wire: ISO 8601 UTC with milliseconds and a ``Z``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utcnow_ms() -> datetime:
+    """Now, truncated to the millisecond so that what is stored equals what is sent.
+
+    Truncating at creation matters for ``since`` queries: a client passing back the
+    ``createdAt`` it received must not get the same message again.
+    """
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond - now.microsecond % 1000)
+
+
+def format_ts(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def parse_ts(text: str) -> datetime:
+    """Parse an ISO 8601 timestamp; one without a zone is taken as UTC."""
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)

@@ -1,0 +1,1 @@
+"""Parley messages service: conversations, messages, receipts; owns persistence."""

@@ -1,0 +1,27 @@
+"""``parley-messages [serve|migrate]``: run the messages service on its own."""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+from parley_common.config import load_settings_or_exit
+from parley_messages.app import create_app
+from parley_messages.config import MessagesSettings
+from parley_messages.migrate import upgrade
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="parley-messages")
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
+    args = parser.parse_args()
+    settings = load_settings_or_exit(MessagesSettings)
+    if args.command == "migrate":
+        upgrade(settings.database_url)
+        return
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""The internal API the gateway calls (INTERNAL_TOKEN bearer). Not exposed by the ingress.
+
+Bodies carry the acting user's id: the gateway has already verified that user's JWT.
+Errors use the public envelope, so the gateway can hand the code to the client as is.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from parley_common.internal_api import (
+    InternalAccess,
+    InternalReceipt,
+    InternalSend,
+    InternalSync,
+    InternalUser,
+)
+from parley_common.wire import MembersSnapshot, ReceiptResult, SendResult, SyncResult
+from parley_messages.deps import InternalCaller, ServiceDep
+from parley_messages.store import WatermarkKind
+
+router = APIRouter(prefix="/internal/v1", tags=["internal"], dependencies=[InternalCaller])
+
+
+@router.post("/messages")
+async def send(body: InternalSend, service: ServiceDep) -> SendResult:
+    return await service.send_message(
+        sender_id=body.sender_id,
+        conversation_id=body.conversation_id,
+        client_message_id=body.client_message_id,
+        body=body.body,
+        origin_socket_id=body.origin_socket_id,
+    )
+
+
+@router.post("/conversations/{conversation_id}/join")
+async def join(conversation_id: str, body: InternalUser, service: ServiceDep) -> MembersSnapshot:
+    return await service.members_snapshot(user_id=body.user_id, conversation_id=conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/access")
+async def access(conversation_id: str, body: InternalUser, service: ServiceDep) -> InternalAccess:
+    found = await service.check_access(user_id=body.user_id, conversation_id=conversation_id)
+    return InternalAccess(last_seq=found.last_seq)
+
+
+@router.post("/conversations/{conversation_id}/sync")
+async def sync(conversation_id: str, body: InternalSync, service: ServiceDep) -> SyncResult:
+    return await service.sync(user_id=body.user_id, conversation_id=conversation_id, query=body)
+
+
+@router.post("/conversations/{conversation_id}/{kind}")
+async def mark(conversation_id: str, kind: WatermarkKind, body: InternalReceipt, service: ServiceDep) -> ReceiptResult:
+    return await service.mark(user_id=body.user_id, conversation_id=conversation_id, kind=kind, up_to_seq=body.up_to_seq)

@@ -1,0 +1,88 @@
+"""The public HTTP API of PROTOCOL §5 (JWT bearer)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from parley_common.wire import (
+    Conversation,
+    ConversationDetail,
+    CreateConversation,
+    PostMessage,
+    ReceiptBody,
+    ReceiptResult,
+    SendResult,
+    SyncQuery,
+    SyncResult,
+    WireModel,
+    parse_payload,
+)
+from parley_messages.deps import CurrentUser, ServiceDep
+from parley_messages.store import WatermarkKind
+
+router = APIRouter(prefix="/api", tags=["public"])
+
+ConversationId = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+class ConversationList(WireModel):
+    conversations: list[Conversation]
+
+
+@router.post("/conversations", status_code=201)
+async def create_conversation(body: CreateConversation, user: CurrentUser, service: ServiceDep) -> Conversation:
+    return await service.create_conversation(user_id=user, request=body)
+
+
+@router.get("/conversations")
+async def list_conversations(user: CurrentUser, service: ServiceDep) -> ConversationList:
+    return ConversationList(conversations=await service.list_conversations(user_id=user))
+
+
+@router.get("/conversations/{conversation_id}")
+async def get_conversation(conversation_id: ConversationId, user: CurrentUser, service: ServiceDep) -> ConversationDetail:
+    return await service.get_conversation(user_id=user, conversation_id=conversation_id)
+
+
+@router.get("/conversations/{conversation_id}/messages")
+async def list_messages(
+    conversation_id: ConversationId,
+    user: CurrentUser,
+    service: ServiceDep,
+    after_seq: Annotated[int | None, Query(alias="afterSeq")] = None,
+    since: Annotated[str | None, Query()] = None,
+    limit: Annotated[int | None, Query()] = None,
+) -> SyncResult:
+    raw = {"afterSeq": after_seq, "since": since}
+    if limit is not None:
+        raw["limit"] = limit
+    query = parse_payload(SyncQuery, raw)
+    return await service.sync(user_id=user, conversation_id=conversation_id, query=query)
+
+
+@router.post("/conversations/{conversation_id}/messages", status_code=201)
+async def post_message(
+    conversation_id: ConversationId, body: PostMessage, user: CurrentUser, service: ServiceDep, response: Response
+) -> SendResult:
+    result = await service.send_message(
+        sender_id=user, conversation_id=conversation_id, client_message_id=body.client_message_id, body=body.body
+    )
+    if result.duplicate:
+        response.status_code = 200
+    return result
+
+
+async def _mark(kind: WatermarkKind, conversation_id: str, body: ReceiptBody, user: str, service: ServiceDep) -> ReceiptResult:
+    return await service.mark(user_id=user, conversation_id=conversation_id, kind=kind, up_to_seq=body.up_to_seq)
+
+
+@router.post("/conversations/{conversation_id}/delivered")
+async def mark_delivered(conversation_id: ConversationId, body: ReceiptBody, user: CurrentUser, service: ServiceDep) -> ReceiptResult:
+    return await _mark("delivered", conversation_id, body, user, service)
+
+
+@router.post("/conversations/{conversation_id}/read")
+async def mark_read(conversation_id: ConversationId, body: ReceiptBody, user: CurrentUser, service: ServiceDep) -> ReceiptResult:
+    return await _mark("read", conversation_id, body, user, service)

@@ -1,0 +1,68 @@
+"""Composition root of the messages service: ``create_app(settings)``.
+
+The lifespan builds every dependency once (engine, Redis, bus, limiter, service) and
+closes them on shutdown. The embedded launcher passes its own in-process ``bus`` and
+``limiter``; a standalone process builds them from REDIS_URL.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from parley_common.auth import TokenVerifier
+from parley_common.bus import Bus, InProcessBus, RedisBus
+from parley_common.http import BodySizeLimit, install_error_handlers
+from parley_common.ratelimit import SendRateLimiter
+from parley_common.redis_client import create_redis
+from parley_messages.api import dev, health, internal, public
+from parley_messages.config import MessagesSettings
+from parley_messages.db import create_engine
+from parley_messages.service import MessagesService
+from parley_messages.store import MessageStore
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: MessagesSettings, *, bus: Bus | None = None, limiter: SendRateLimiter | None = None
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        async with AsyncExitStack() as stack:
+            engine = create_engine(settings)
+            stack.push_async_callback(engine.dispose)
+            app_bus, app_limiter = bus, limiter
+            if settings.redis_url and (app_bus is None or app_limiter is None):
+                redis = create_redis(settings.redis_url)
+                stack.push_async_callback(redis.aclose)
+                app_bus = app_bus or RedisBus(redis, prefix=settings.redis_prefix)
+                app_limiter = app_limiter or SendRateLimiter.redis(redis, prefix=settings.redis_prefix)
+            if app_bus is None:
+                log.warning("REDIS_URL is unset: events stay in this process (embedded mode only)")
+                app_bus = InProcessBus()
+            service = MessagesService(
+                store=MessageStore(engine),
+                bus=app_bus,
+                limiter=app_limiter or SendRateLimiter.in_memory(),
+            )
+            yield {"settings": settings, "service": service, "verifier": TokenVerifier(settings)}
+
+    app = FastAPI(
+        title="Parley messages",
+        version="1",
+        summary="Conversations, messages and receipts (PROTOCOL.md §5) and the gateway's internal API.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(health.router)
+    app.include_router(public.router)
+    app.include_router(internal.router)
+    if settings.dev_mode:
+        app.include_router(dev.router)
+    return app

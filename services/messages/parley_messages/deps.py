@@ -1,0 +1,49 @@
+"""FastAPI dependencies: the service, the caller's identity, the internal-API guard."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from parley_common.auth import AuthError, TokenVerifier
+from parley_common.errors import Unauthenticated
+from parley_messages.config import MessagesSettings
+from parley_messages.service import MessagesService
+
+_bearer = HTTPBearer(auto_error=False)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def get_service(request: Request) -> MessagesService:
+    service: MessagesService = request.state.service
+    return service
+
+
+def get_settings(request: Request) -> MessagesSettings:
+    settings: MessagesSettings = request.state.settings
+    return settings
+
+
+def current_user(request: Request, credentials: Credentials) -> str:
+    verifier: TokenVerifier = request.state.verifier
+    if credentials is None:
+        raise Unauthenticated("missing bearer token")
+    try:
+        return verifier.verify(credentials.credentials).user_id
+    except AuthError as exc:
+        raise Unauthenticated(f"{exc.code.value}: {exc.message}") from None
+
+
+def internal_caller(request: Request, credentials: Credentials) -> None:
+    expected = get_settings(request).internal_token_value
+    if credentials is None or not hmac.compare_digest(credentials.credentials.encode(), expected.encode()):
+        raise Unauthenticated("internal API: missing or wrong INTERNAL_TOKEN")
+
+
+ServiceDep = Annotated[MessagesService, Depends(get_service)]
+SettingsDep = Annotated[MessagesSettings, Depends(get_settings)]
+CurrentUser = Annotated[str, Depends(current_user)]
+InternalCaller = Depends(internal_caller)

@@ -1,0 +1,213 @@
+"""The messages service's logic. It imports neither FastAPI nor Socket.IO.
+
+Sending (PROTOCOL §4.2) checks, in this order: payload (done by the wire models),
+membership, idempotency, rate limit. The idempotency key is (sender, clientMessageId),
+owned by :meth:`MessagesService.send_message` and backed by the ``uq_messages_idempotency``
+unique constraint: a repeat returns the stored message, stores nothing and is never
+rate limited. Every change a room should hear about is published on the bus after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Protocol
+
+from parley_common.bus import Bus
+from parley_common.errors import Forbidden, NotFound, RateLimited
+from parley_common.events import ROOM_EVENTS, RoomEvent
+from parley_common.ratelimit import SendRateLimiter
+from parley_common.timefmt import utcnow_ms
+from parley_common.wire import (
+    Conversation,
+    ConversationDetail,
+    CreateConversation,
+    Member,
+    MembersSnapshot,
+    ReceiptMoved,
+    ReceiptResult,
+    SendResult,
+    SyncQuery,
+    SyncResult,
+)
+from parley_messages.store import Access, MessageStore, WatermarkKind, WatermarkMove
+
+log = logging.getLogger(__name__)
+
+
+class OnlineLookup(Protocol):
+    """Who is online in a conversation; presence owns the answer."""
+
+    async def online_users(self, conversation_id: str, user_ids: Iterable[str]) -> set[str]: ...
+
+
+class NobodyOnline:
+    async def online_users(self, conversation_id: str, user_ids: Iterable[str]) -> set[str]:
+        return set()
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class MessagesService:
+    def __init__(
+        self,
+        *,
+        store: MessageStore,
+        bus: Bus,
+        limiter: SendRateLimiter,
+        online: OnlineLookup | None = None,
+        clock: Callable[[], datetime] = utcnow_ms,
+    ) -> None:
+        self._store = store
+        self._bus = bus
+        self._limiter = limiter
+        self._online = online or NobodyOnline()
+        self._clock = clock
+
+    async def ping(self) -> None:
+        await self._store.ping()
+
+    # ---- conversations ------------------------------------------------------------
+
+    async def create_conversation(self, *, user_id: str, request: CreateConversation) -> Conversation:
+        member_ids = sorted({user_id, *request.member_ids})
+        conversation_id = new_id()
+        created_at = self._clock()
+        await self._store.create_conversation_txn(
+            conversation_id=conversation_id,
+            title=request.title,
+            created_by=user_id,
+            member_ids=member_ids,
+            created_at=created_at,
+        )
+        return Conversation(
+            id=conversation_id, title=request.title, member_ids=member_ids, created_at=created_at, last_seq=0
+        )
+
+    async def list_conversations(self, *, user_id: str) -> list[Conversation]:
+        return await self._store.list_conversations(user_id=user_id)
+
+    async def get_conversation(self, *, user_id: str, conversation_id: str) -> ConversationDetail:
+        found = await self._store.get_conversation_txn(conversation_id=conversation_id)
+        if found is None:
+            raise NotFound()
+        conversation, member_list = found
+        if user_id not in conversation.member_ids:
+            raise Forbidden()
+        members = await self._with_online(conversation_id, member_list)
+        return ConversationDetail(**conversation.model_dump(), members=members)
+
+    async def members_snapshot(self, *, user_id: str, conversation_id: str) -> MembersSnapshot:
+        """For ``conversation:join``: membership checked, members with watermarks."""
+        detail = await self.get_conversation(user_id=user_id, conversation_id=conversation_id)
+        return MembersSnapshot(conversation_id=detail.id, last_seq=detail.last_seq, members=detail.members)
+
+    async def check_access(self, *, user_id: str, conversation_id: str) -> Access:
+        """Raise NotFound / Forbidden unless ``user_id`` is a member."""
+        access = await self._store.get_access(conversation_id=conversation_id, user_id=user_id)
+        if access is None:
+            raise NotFound()
+        if not access.is_member:
+            raise Forbidden()
+        return access
+
+    async def _with_online(self, conversation_id: str, member_list: list[Member]) -> list[Member]:
+        online = await self._online.online_users(conversation_id, [m.user_id for m in member_list])
+        return [m.model_copy(update={"online": m.user_id in online}) for m in member_list]
+
+    # ---- messages -------------------------------------------------------------------
+
+    async def send_message(
+        self,
+        *,
+        sender_id: str,
+        conversation_id: str,
+        client_message_id: str,
+        body: str,
+        origin_socket_id: str | None = None,
+    ) -> SendResult:
+        """Store a (sanitized, validated) message once, and announce it after commit."""
+        await self.check_access(user_id=sender_id, conversation_id=conversation_id)
+        stored = await self._store.find_sent_message(sender_id=sender_id, client_message_id=client_message_id)
+        if stored is not None:
+            return SendResult(message=stored, duplicate=True)
+        retry_after_ms = await self._limiter.acquire(sender_id)
+        if retry_after_ms:
+            raise RateLimited(retry_after_ms=retry_after_ms)
+        message = await self._store.insert_message_txn(
+            message_id=new_id(),
+            conversation_id=conversation_id,
+            sender_id=sender_id,
+            client_message_id=client_message_id,
+            body=body,
+            now=self._clock,
+        )
+        if message is None:
+            # Lost a race with a concurrent send of the same key: answer with the winner.
+            stored = await self._store.find_sent_message(
+                sender_id=sender_id, client_message_id=client_message_id
+            )
+            if stored is None:
+                raise NotFound()
+            return SendResult(message=stored, duplicate=True)
+        await self._announce(
+            RoomEvent(
+                conversation_id=conversation_id,
+                event="message:new",
+                data={"message": message.wire()},
+                skip_socket_id=origin_socket_id,
+            )
+        )
+        return SendResult(message=message, duplicate=False)
+
+    async def sync(self, *, user_id: str, conversation_id: str, query: SyncQuery) -> SyncResult:
+        access = await self.check_access(user_id=user_id, conversation_id=conversation_id)
+        rows = await self._store.list_messages(
+            conversation_id=conversation_id,
+            after_seq=query.after_seq,
+            since=None if query.after_seq is not None else query.since,
+            limit=query.limit + 1,
+        )
+        has_more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        # A message committed between the two reads can make the page newer than `access`.
+        last_seq = max(access.last_seq, rows[-1].seq if rows else 0)
+        return SyncResult(messages=rows, has_more=has_more, last_seq=last_seq)
+
+    # ---- receipts ---------------------------------------------------------------------
+
+    async def mark(
+        self, *, user_id: str, conversation_id: str, kind: WatermarkKind, up_to_seq: int
+    ) -> ReceiptResult:
+        """Move the delivered/read watermark forward; announce each watermark that moved."""
+        move = await self._store.move_watermark_txn(
+            conversation_id=conversation_id, user_id=user_id, kind=kind, up_to_seq=up_to_seq
+        )
+        if move is None:
+            await self.check_access(user_id=user_id, conversation_id=conversation_id)
+            raise NotFound()  # member row vanished between the two reads
+        await self._announce_receipts(conversation_id, user_id, move)
+        stored = move.after.read if kind == "read" else move.after.delivered
+        return ReceiptResult(up_to_seq=stored)
+
+    async def _announce_receipts(self, conversation_id: str, user_id: str, move: WatermarkMove) -> None:
+        at = self._clock()
+        for event, before, after in (
+            ("message:delivered", move.before.delivered, move.after.delivered),
+            ("message:read", move.before.read, move.after.read),
+        ):
+            if after > before:
+                moved = ReceiptMoved(conversation_id=conversation_id, user_id=user_id, up_to_seq=after, at=at)
+                await self._announce(RoomEvent(conversation_id=conversation_id, event=event, data=moved.wire()))
+
+    async def _announce(self, event: RoomEvent) -> None:
+        # Already committed: a bus failure must not turn a stored message into an error.
+        # Clients that miss the live event catch up by seq (PROTOCOL §4.7).
+        try:
+            await self._bus.publish(ROOM_EVENTS, event.model_dump())
+        except Exception:
+            log.exception("could not publish %s for conversation %s", event.event, event.conversation_id)

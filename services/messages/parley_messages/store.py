@@ -1,0 +1,313 @@
+"""SQL for the messages service: one method per operation, each its own transaction.
+
+Methods whose name ends in ``_txn`` run several statements in one transaction; the rest
+are single statements. Connection-level failures become :class:`Unavailable`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import and_, exists, select, text, update
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from parley_common.errors import Unavailable
+from parley_common.wire import Conversation, Member, Message
+from parley_messages.models import ConversationRow, MemberRow, MessageRow
+
+conversations = ConversationRow.__table__  # type: ignore[attr-defined]
+members = MemberRow.__table__  # type: ignore[attr-defined]
+messages = MessageRow.__table__  # type: ignore[attr-defined]
+
+_MESSAGE_COLUMNS = (
+    messages.c.id,
+    messages.c.conversation_id,
+    messages.c.sender_id,
+    messages.c.client_message_id,
+    messages.c.body,
+    messages.c.seq,
+    messages.c.created_at,
+)
+
+class _RolledBack(Exception):
+    """Raised inside a transaction to roll it back on purpose."""
+
+
+WatermarkKind = Literal["delivered", "read"]
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What a caller may do in a conversation, and where it stands."""
+
+    last_seq: int
+    is_member: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Watermarks:
+    delivered: int
+    read: int
+
+
+@dataclass(frozen=True, slots=True)
+class WatermarkMove:
+    before: Watermarks
+    after: Watermarks
+
+
+def _message(row: Any) -> Message:
+    return Message(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        sender_id=row.sender_id,
+        client_message_id=row.client_message_id,
+        body=row.body,
+        seq=row.seq,
+        created_at=row.created_at,
+    )
+
+
+def _is_outage(exc: BaseException) -> bool:
+    if isinstance(exc, sa_exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(
+            exc, sa_exc.OperationalError | sa_exc.InterfaceError
+        )
+    return isinstance(exc, OSError | TimeoutError | asyncio.TimeoutError | sa_exc.TimeoutError)
+
+
+class MessageStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+
+    @asynccontextmanager
+    async def _begin(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self._engine.begin() as conn:
+                yield conn
+        except Exception as exc:
+            if _is_outage(exc):
+                raise Unavailable("the database is unavailable; nothing was stored") from exc
+            raise
+
+    async def ping(self) -> None:
+        async with self._begin() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    # ---- conversations ------------------------------------------------------------
+
+    async def create_conversation_txn(
+        self,
+        *,
+        conversation_id: str,
+        title: str | None,
+        created_by: str,
+        member_ids: Sequence[str],
+        created_at: datetime,
+    ) -> None:
+        async with self._begin() as conn:
+            await conn.execute(
+                conversations.insert().values(
+                    id=conversation_id, title=title, created_by=created_by, created_at=created_at, last_seq=0
+                )
+            )
+            await conn.execute(
+                members.insert(),
+                [{"conversation_id": conversation_id, "user_id": user_id} for user_id in member_ids],
+            )
+
+    async def list_conversations(self, *, user_id: str) -> list[Conversation]:
+        mine = select(members.c.conversation_id).where(members.c.user_id == user_id)
+        async with self._begin() as conn:
+            rows = (
+                await conn.execute(
+                    select(conversations)
+                    .where(conversations.c.id.in_(mine))
+                    .order_by(conversations.c.created_at.desc(), conversations.c.id)
+                )
+            ).all()
+            member_rows = (
+                await conn.execute(
+                    select(members.c.conversation_id, members.c.user_id)
+                    .where(members.c.conversation_id.in_(mine))
+                    .order_by(members.c.user_id)
+                )
+            ).all()
+        by_conversation: dict[str, list[str]] = {}
+        for row in member_rows:
+            by_conversation.setdefault(row.conversation_id, []).append(row.user_id)
+        return [
+            Conversation(
+                id=row.id,
+                title=row.title,
+                member_ids=by_conversation.get(row.id, []),
+                created_at=row.created_at,
+                last_seq=row.last_seq,
+            )
+            for row in rows
+        ]
+
+    async def get_conversation_txn(self, *, conversation_id: str) -> tuple[Conversation, list[Member]] | None:
+        """The conversation and every member's watermarks (``online`` left False)."""
+        async with self._begin() as conn:
+            row = (
+                await conn.execute(select(conversations).where(conversations.c.id == conversation_id))
+            ).first()
+            if row is None:
+                return None
+            member_rows = (
+                await conn.execute(
+                    select(members).where(members.c.conversation_id == conversation_id).order_by(members.c.user_id)
+                )
+            ).all()
+        member_list = [
+            Member(
+                user_id=m.user_id,
+                last_delivered_seq=m.last_delivered_seq,
+                last_read_seq=m.last_read_seq,
+            )
+            for m in member_rows
+        ]
+        conversation = Conversation(
+            id=row.id,
+            title=row.title,
+            member_ids=[m.user_id for m in member_list],
+            created_at=row.created_at,
+            last_seq=row.last_seq,
+        )
+        return conversation, member_list
+
+    async def get_access(self, *, conversation_id: str, user_id: str) -> Access | None:
+        """None when the conversation does not exist."""
+        is_member = exists().where(
+            and_(members.c.conversation_id == conversations.c.id, members.c.user_id == user_id)
+        )
+        query = select(conversations.c.last_seq, is_member.label("is_member")).where(
+            conversations.c.id == conversation_id
+        )
+        async with self._begin() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else Access(last_seq=row.last_seq, is_member=bool(row.is_member))
+
+    # ---- messages -------------------------------------------------------------------
+
+    async def find_sent_message(self, *, sender_id: str, client_message_id: str) -> Message | None:
+        """Look up by the idempotency key (sender, clientMessageId)."""
+        query = select(*_MESSAGE_COLUMNS).where(
+            messages.c.sender_id == sender_id, messages.c.client_message_id == client_message_id
+        )
+        async with self._begin() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else _message(row)
+
+    async def insert_message_txn(
+        self,
+        *,
+        message_id: str,
+        conversation_id: str,
+        sender_id: str,
+        client_message_id: str,
+        body: str,
+        now: Any,
+    ) -> Message | None:
+        """Store a message with the next seq; None when the idempotency key already exists.
+
+        The seq bump takes the conversation's row lock, so concurrent sends to one
+        conversation commit one at a time and seqs come out 1, 2, 3... with no gap: when
+        the insert turns out to be a duplicate the transaction is rolled back, bump and all.
+        ``now`` is called under that lock, so ``createdAt`` follows seq order.
+        """
+        bump = (
+            update(conversations)
+            .where(conversations.c.id == conversation_id)
+            .values(last_seq=conversations.c.last_seq + 1)
+            .returning(conversations.c.last_seq)
+        )
+        try:
+            async with self._begin() as conn:
+                return await self._bump_and_insert(conn, bump, insert_values={
+                    "id": message_id,
+                    "conversation_id": conversation_id,
+                    "sender_id": sender_id,
+                    "client_message_id": client_message_id,
+                    "body": body,
+                }, now=now)
+        except _RolledBack:
+            return None
+
+    async def _bump_and_insert(
+        self, conn: AsyncConnection, bump: Any, *, insert_values: dict[str, Any], now: Any
+    ) -> Message:
+        seq = (await conn.execute(bump)).scalar_one_or_none()
+        if seq is None:
+            raise _RolledBack
+        insert = (
+            self._insert(messages)
+            .values(**insert_values, seq=seq, created_at=now())
+            .on_conflict_do_nothing(index_elements=["sender_id", "client_message_id"])
+            .returning(*_MESSAGE_COLUMNS)
+        )
+        row = (await conn.execute(insert)).first()
+        if row is None:
+            raise _RolledBack  # a duplicate: undo the seq bump with the transaction
+        return _message(row)
+
+    async def list_messages(
+        self,
+        *,
+        conversation_id: str,
+        after_seq: int | None,
+        since: datetime | None,
+        limit: int,
+    ) -> list[Message]:
+        """Messages in ascending seq; ``after_seq`` wins over ``since``; at most ``limit``."""
+        query = select(*_MESSAGE_COLUMNS).where(messages.c.conversation_id == conversation_id)
+        if after_seq is not None:
+            query = query.where(messages.c.seq > after_seq)
+        elif since is not None:
+            query = query.where(messages.c.created_at > since)
+        async with self._begin() as conn:
+            rows = (await conn.execute(query.order_by(messages.c.seq).limit(limit))).all()
+        return [_message(row) for row in rows]
+
+    # ---- receipts ---------------------------------------------------------------------
+
+    async def move_watermark_txn(
+        self, *, conversation_id: str, user_id: str, kind: WatermarkKind, up_to_seq: int
+    ) -> WatermarkMove | None:
+        """Move a member's watermark forward (never back), clamped to the last seq.
+
+        A read moves the delivered watermark too. None when the user is not a member.
+        """
+        current = (
+            select(members.c.last_delivered_seq, members.c.last_read_seq, conversations.c.last_seq)
+            .join(conversations, conversations.c.id == members.c.conversation_id)
+            .where(members.c.conversation_id == conversation_id, members.c.user_id == user_id)
+            .with_for_update(of=members)
+        )
+        async with self._begin() as conn:
+            row = (await conn.execute(current)).first()
+            if row is None:
+                return None
+            before = Watermarks(delivered=row.last_delivered_seq, read=row.last_read_seq)
+            target = min(up_to_seq, row.last_seq)
+            after = Watermarks(
+                delivered=max(before.delivered, target),
+                read=max(before.read, target) if kind == "read" else before.read,
+            )
+            if after != before:
+                await conn.execute(
+                    update(members)
+                    .where(members.c.conversation_id == conversation_id, members.c.user_id == user_id)
+                    .values(last_delivered_seq=after.delivered, last_read_seq=after.read)
+                )
+        return WatermarkMove(before=before, after=after)
