@@ -85,6 +85,9 @@ class TokenVerifier:
                 options={
                     "require_exp": True,
                     "require_sub": True,
+                    # python-jose skips the aud/iss checks when the claim is absent.
+                    "require_aud": self._audience is not None,
+                    "require_iss": self._issuer is not None,
                     "verify_aud": self._audience is not None,
                     "verify_iss": self._issuer is not None,
                     "leeway": self.leeway_s,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -66,9 +67,6 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(InternalError())
 
 
-__all__ = ["BodySizeLimit", "describe_validation_error", "error_response", "install_error_handlers"]
-
-
 class BodySizeLimit:
     """Answer 413 to a request body over ``max_bytes``, declared or streamed."""
 
@@ -96,3 +94,23 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+ReadyCheck = Callable[[Request], Awaitable[None]]
+
+
+def probe_router(ready_check: ReadyCheck | None = None) -> APIRouter:
+    """``/healthz`` (the process answers) and ``/readyz`` (its own dependencies answer)."""
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, bool]:
+        return {"ok": True}
+
+    @router.get("/readyz")
+    async def readyz(request: Request) -> dict[str, bool]:
+        if ready_check is not None:
+            await ready_check(request)  # raises Unavailable -> 503
+        return {"ok": True}
+
+    return router

@@ -12,20 +12,25 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from parley_common.auth import TokenVerifier
 from parley_common.bus import Bus, InProcessBus, RedisBus
-from parley_common.http import BodySizeLimit, install_error_handlers
+from parley_common.http import BodySizeLimit, install_error_handlers, probe_router
 from parley_common.ratelimit import SendRateLimiter
 from parley_common.redis_client import create_redis
-from parley_messages.api import dev, health, internal, public
+from parley_messages.api import dev, internal, public
 from parley_messages.config import MessagesSettings
 from parley_messages.db import create_engine
 from parley_messages.service import MessagesService
 from parley_messages.store import MessageStore
 
 log = logging.getLogger(__name__)
+
+
+async def _database_ready(request: Request) -> None:
+    service: MessagesService = request.state.service
+    await service.ping()
 
 
 def create_app(
@@ -60,7 +65,7 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.include_router(health.router)
+    app.include_router(probe_router(_database_ready))
     app.include_router(public.router)
     app.include_router(internal.router)
     if settings.dev_mode:

@@ -30,10 +30,15 @@ def create_engine(settings: DatabaseSettings, *, application_name: str = "parley
     )
 
 
+def ensure_sqlite_directory(url: str) -> None:
+    """SQLite creates the file but not its folder (``./var/`` on a fresh clone)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def _sqlite_engine(url: str, *, timeout_s: float) -> AsyncEngine:
-    database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    ensure_sqlite_directory(url)
     engine = create_async_engine(url, connect_args={"timeout": timeout_s})
 
     @event.listens_for(engine.sync_engine, "connect")

@@ -6,6 +6,7 @@ from alembic import command
 from alembic.config import Config
 
 from parley_common.config import normalize_database_url
+from parley_messages.db import ensure_sqlite_directory
 
 
 def alembic_config(database_url: str) -> Config:
@@ -18,4 +19,5 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Run pending migrations. Blocking: call it before the event loop, or in a thread."""
+    ensure_sqlite_directory(normalize_database_url(database_url))
     command.upgrade(alembic_config(database_url), revision)

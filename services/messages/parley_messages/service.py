@@ -4,7 +4,9 @@ Sending (PROTOCOL §4.2) checks, in this order: payload (done by the wire models
 membership, idempotency, rate limit. The idempotency key is (sender, clientMessageId),
 owned by :meth:`MessagesService.send_message` and backed by the ``uq_messages_idempotency``
 unique constraint: a repeat returns the stored message, stores nothing and is never
-rate limited. Every change a room should hear about is published on the bus after commit.
+rate limited. The rate limit is taken inside the insert transaction, once the row is
+known to be new, so that concurrent retries of one message (which all pass the first
+idempotency look-up) are answered as duplicates, never as ``rate_limited``. Every change a room should hear about is published on the bus after commit.
 """
 
 from __future__ import annotations
@@ -135,9 +137,12 @@ class MessagesService:
         stored = await self._store.find_sent_message(sender_id=sender_id, client_message_id=client_message_id)
         if stored is not None:
             return SendResult(message=stored, duplicate=True)
-        retry_after_ms = await self._limiter.acquire(sender_id)
-        if retry_after_ms:
-            raise RateLimited(retry_after_ms=retry_after_ms)
+
+        async def admit() -> None:
+            retry_after_ms = await self._limiter.acquire(sender_id)
+            if retry_after_ms:
+                raise RateLimited(retry_after_ms=retry_after_ms)
+
         message = await self._store.insert_message_txn(
             message_id=new_id(),
             conversation_id=conversation_id,
@@ -145,6 +150,7 @@ class MessagesService:
             client_message_id=client_message_id,
             body=body,
             now=self._clock,
+            before_commit=admit,
         )
         if message is None:
             # Lost a race with a concurrent send of the same key: answer with the winner.

@@ -7,7 +7,7 @@ are single statements. Connection-level failures become :class:`Unavailable`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -217,7 +217,8 @@ class MessageStore:
         sender_id: str,
         client_message_id: str,
         body: str,
-        now: Any,
+        now: Callable[[], datetime],
+        before_commit: Callable[[], Awaitable[None]],
     ) -> Message | None:
         """Store a message with the next seq; None when the idempotency key already exists.
 
@@ -225,6 +226,8 @@ class MessageStore:
         conversation commit one at a time and seqs come out 1, 2, 3... with no gap: when
         the insert turns out to be a duplicate the transaction is rolled back, bump and all.
         ``now`` is called under that lock, so ``createdAt`` follows seq order.
+        ``before_commit`` runs once the row is known to be new; whatever it raises rolls
+        the transaction back (the rate limit: only messages really stored are counted).
         """
         bump = (
             update(conversations)
@@ -234,18 +237,20 @@ class MessageStore:
         )
         try:
             async with self._begin() as conn:
-                return await self._bump_and_insert(conn, bump, insert_values={
+                message = await self._bump_and_insert(conn, bump, insert_values={
                     "id": message_id,
                     "conversation_id": conversation_id,
                     "sender_id": sender_id,
                     "client_message_id": client_message_id,
                     "body": body,
                 }, now=now)
+                await before_commit()
+                return message
         except _RolledBack:
             return None
 
     async def _bump_and_insert(
-        self, conn: AsyncConnection, bump: Any, *, insert_values: dict[str, Any], now: Any
+        self, conn: AsyncConnection, bump: Any, *, insert_values: dict[str, Any], now: Callable[[], datetime]
     ) -> Message:
         seq = (await conn.execute(bump)).scalar_one_or_none()
         if seq is None:

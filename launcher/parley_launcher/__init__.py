@@ -1,0 +1,1 @@
+"""Parley's embedded default: the three services in one process, composed from outside them."""

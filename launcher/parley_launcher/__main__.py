@@ -1,0 +1,47 @@
+"""``parley``: run the embedded default (all three services in one process)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from parley_common.config import load_settings_or_exit
+from parley_gateway.config import GatewaySettings
+from parley_launcher.compose import EmbeddedApp, EmbeddedSettings
+from parley_messages.config import MessagesSettings
+from parley_messages.migrate import upgrade
+from parley_presence.config import PresenceSettings
+
+
+def banner(settings: EmbeddedSettings) -> str:
+    url = f"http://127.0.0.1:{settings.messages.port}"
+    lines = [
+        "",
+        f"Parley (embedded) is up at {url}",
+        f"  database: {settings.messages.database_url}",
+        f"  bus, presence, rate limits: {'Redis' if settings.messages.redis_url else 'in this process'}",
+        f"  API docs: {url}/docs",
+    ]
+    if settings.messages.dev_mode:
+        lines += [
+            "  get a dev token:",
+            f"    curl -s -X POST {url}/api/dev/token -H 'content-type: application/json' "
+            "-d '{\"userId\": \"alice\"}'",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    settings = EmbeddedSettings(
+        messages=load_settings_or_exit(MessagesSettings),
+        gateway=load_settings_or_exit(GatewaySettings),
+        presence=load_settings_or_exit(PresenceSettings),
+    )
+    # Before the event loop starts: Alembic's env runs its own loop.
+    upgrade(settings.messages.database_url)
+    app = EmbeddedApp(settings, banner=banner(settings))
+    # One worker: the in-process bus and presence live in this process.
+    uvicorn.run(app, host=settings.messages.host, port=settings.messages.port, workers=1, log_level="info")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Parley gateway: authenticated Socket.IO, rooms, acks and fan-out."""

@@ -1,0 +1,1 @@
+"""Parley presence service: per-device connections in Redis sets."""
