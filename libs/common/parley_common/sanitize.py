@@ -18,15 +18,22 @@ from __future__ import annotations
 
 import html
 import re
+import sys
 import unicodedata
 
 import nh3
 
 MAX_BODY_CHARS = 4000
 
+# [^\W\d_] also matches numerals that are not letters (categories No, Nl: "½", "²", "Ⅻ").
+_NUMERALS = "".join(
+    re.escape(c)
+    for c in map(chr, range(sys.maxunicode + 1))
+    if c.isnumeric() and unicodedata.category(c) in ("No", "Nl")
+)
 # A "<" that an HTML tokenizer would treat as the start of a tag, end tag, comment,
-# doctype or processing instruction; [^\W\d_] is "any Unicode letter".
-MARKUP_START = re.compile(r"<(?=[^\W\d_]|[/!?])")
+# doctype or processing instruction; (?![numerals])[^\W\d_] is "any Unicode letter".
+MARKUP_START = re.compile(rf"<(?=[/!?]|(?![{_NUMERALS}])[^\W\d_])")
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _MAX_PASSES = 8
 
@@ -65,9 +72,11 @@ def sanitize_body(text: str) -> str:
     for _ in range(_MAX_PASSES):
         cleaned = _one_pass(text)
         if cleaned == text:
-            return cleaned
+            break
         text = cleaned
-    # Pathological nesting of escaped markup: fall back to removing the tag openers.
+    # Pathological nesting of escaped markup, or a "<" before a letter that HTML does not
+    # treat as a tag ("<é": only ASCII letters open one, so nh3 keeps it): remove the tag
+    # openers. A no-op for text that is already clean.
     while True:
         cleaned = _one_pass(_drop_markup_starts(text))
         if cleaned == text:

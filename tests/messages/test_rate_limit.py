@@ -1,0 +1,87 @@
+"""PROTOCOL §4.2 rate limit: 10 sends per sliding second per user, nothing stored over it.
+
+The clock is frozen and moved by hand (time-machine), for both the in-memory limiter of
+the embedded default and the Redis one shared by every process.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+import pytest
+import redis.asyncio as aioredis
+import time_machine
+
+from parley_common.ratelimit import SendRateLimiter
+from tests.messages.conftest import Api, make_settings, serve
+
+User = Callable[[str], str]
+T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def limiter(
+    request: pytest.FixtureRequest, redis_prefix: str
+) -> AsyncIterator[SendRateLimiter]:
+    if request.param == "memory":
+        yield SendRateLimiter.in_memory()
+        return
+    url: str = request.getfixturevalue("redis_url")
+    client = aioredis.Redis.from_url(url)
+    try:
+        yield SendRateLimiter.redis(client, prefix=redis_prefix)
+    finally:
+        keys = [key async for key in client.scan_iter(f"{redis_prefix}:*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+async def test_ten_per_second_then_retry_after(limiter: SendRateLimiter) -> None:
+    user_id = f"u-{uuid.uuid4().hex}"
+    with time_machine.travel(T0, tick=False) as clock:
+        assert [await limiter.acquire(user_id) for _ in range(10)] == [0] * 10
+        retry = await limiter.acquire(user_id)
+        assert 0 < retry <= 1000
+        clock.shift(0.999)
+        assert await limiter.acquire(user_id) > 0
+        clock.shift(0.002)
+        assert await limiter.acquire(user_id) == 0
+    assert await limiter.acquire(f"other-{user_id}") == 0
+
+
+async def test_the_window_slides(limiter: SendRateLimiter) -> None:
+    """A fixed window would let 20 through across a boundary; a sliding one does not."""
+    user_id = f"u-{uuid.uuid4().hex}"
+    with time_machine.travel(T0, tick=False) as clock:
+        clock.shift(0.9)
+        assert [await limiter.acquire(user_id) for _ in range(10)] == [0] * 10
+        clock.shift(0.2)  # past the second boundary, 0.2 s after the burst
+        retry = await limiter.acquire(user_id)
+        assert 700 <= retry <= 801  # 0.8 s, rounded up
+
+
+async def test_over_the_limit_is_429_and_stores_nothing(database_url: str, user: User) -> None:
+    async with serve(make_settings(database_url)) as api:
+        alice = user("alice")
+        conversation = await api.conversation(alice)
+        with time_machine.travel(T0, tick=False):
+            sent = [await api.send(alice, conversation, key=f"k{n}") for n in range(10)]
+            assert [r.status_code for r in sent] == [201] * 10
+            refused = await api.send(alice, conversation, key="k10")
+            assert refused.status_code == 429
+            assert refused.headers["Retry-After"] == "1"
+            error = refused.json()["error"]
+            assert error["code"] == "rate_limited" and 0 < error["retryAfterMs"] <= 1000
+            # A repeat of a stored message is answered even over the limit.
+            repeat = await api.send(alice, conversation, key="k3")
+            assert repeat.status_code == 200 and repeat.json()["duplicate"] is True
+        assert (await _last_seq(api, alice, conversation)) == 10
+
+
+async def _last_seq(api: Api, user_id: str, conversation: str) -> int:
+    details = await api.client.get(f"/api/conversations/{conversation}", headers=api.auth(user_id))
+    last_seq: int = details.json()["lastSeq"]
+    return last_seq
