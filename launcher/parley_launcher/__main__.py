@@ -25,7 +25,7 @@ def banner(settings: EmbeddedSettings) -> str:
         lines += [
             "  get a dev token:",
             f"    curl -s -X POST {url}/api/dev/token -H 'content-type: application/json' "
-            "-d '{\"userId\": \"alice\"}'",
+            '-d \'{"userId": "alice"}\'',
         ]
     return "\n".join(lines) + "\n"
 

@@ -82,4 +82,3 @@ async def _serve_lifespan(embedded: EmbeddedApp, receive: Receive, send: Send) -
     message = await receive()
     await stack.aclose()
     await send({"type": "lifespan.shutdown.complete"})
-

@@ -146,7 +146,9 @@ EXPIRED = AuthCode.EXPIRED
 MISSING = AuthCode.MISSING
 
 
-def case(case_id: str, token: TokenBuilder, expect: AuthCode | None, settings: SettingsBuilder | None = None) -> Any:
+def case(
+    case_id: str, token: TokenBuilder, expect: AuthCode | None, settings: SettingsBuilder | None = None
+) -> Any:
     return pytest.param(token, expect, settings or hs256(), id=case_id)
 
 

@@ -19,20 +19,93 @@ PROPERTY_SETTINGS = settings(max_examples=300, deadline=None, suppress_health_ch
 CONTROL_CHARS = [chr(c) for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)]]
 FRAGMENTS = [
     # markup
-    "<b>", "</b>", "<i>", "<a href='x' onclick=\"y\">", "</a>", "<script>", "</script>", "<style>",
-    "</style>", "<img src=x onerror=alert(1)>", "<br/>", "<!--", "-->", "<!-- c -->", "<!DOCTYPE html>",
-    "<?php", "?>", "<![CDATA[", "]]>", "<textarea>", "<title>", "<svg><g/></svg>", "</ b>", "< b>",
-    "<", "<<", "<<a", "<<<b>", "</", "<!", "<?", ">", "/>", "=", '"', "'",
+    "<b>",
+    "</b>",
+    "<i>",
+    "<a href='x' onclick=\"y\">",
+    "</a>",
+    "<script>",
+    "</script>",
+    "<style>",
+    "</style>",
+    "<img src=x onerror=alert(1)>",
+    "<br/>",
+    "<!--",
+    "-->",
+    "<!-- c -->",
+    "<!DOCTYPE html>",
+    "<?php",
+    "?>",
+    "<![CDATA[",
+    "]]>",
+    "<textarea>",
+    "<title>",
+    "<svg><g/></svg>",
+    "</ b>",
+    "< b>",
+    "<",
+    "<<",
+    "<<a",
+    "<<<b>",
+    "</",
+    "<!",
+    "<?",
+    ">",
+    "/>",
+    "=",
+    '"',
+    "'",
     # non-ASCII letters and numerals after "<"
-    "<é", "<я", "<中", "<ǅ", "<ª", "<½", "<²", "<Ⅻ", "<①", "<٣", "<_",
+    "<é",
+    "<я",
+    "<中",
+    "<ǅ",
+    "<ª",
+    "<½",
+    "<²",
+    "<Ⅻ",
+    "<①",
+    "<٣",
+    "<_",
     # entities, also double-escaped
-    "&lt;b&gt;", "&lt;/b&gt;", "&amp;lt;i&amp;gt;", "&#60;b&#62;", "&#x3c;script&#x3e;", "&lt;", "&amp;",
-    "&", "&nbsp;", "&#0;", "&#x85;", "&#13;",
+    "&lt;b&gt;",
+    "&lt;/b&gt;",
+    "&amp;lt;i&amp;gt;",
+    "&#60;b&#62;",
+    "&#x3c;script&#x3e;",
+    "&lt;",
+    "&amp;",
+    "&",
+    "&nbsp;",
+    "&#0;",
+    "&#x85;",
+    "&#13;",
     # plain text the protocol wants kept
-    "a < b", "1 > 0", "AT&T", "<3", "I <3 u", "😀", "👨‍👩‍👧", "🇫🇷",
+    "a < b",
+    "1 > 0",
+    "AT&T",
+    "<3",
+    "I <3 u",
+    "😀",
+    "👨‍👩‍👧",
+    "🇫🇷",
     # white space, line ends, composition
-    " ", "\t", "\n", "\r", "\r\n", "\u00a0", "\u2028", "\u3000", "\u0085", "e\u0301", "\u0301", "\u0338",
-    "\u1100\u1161\u11a8", "A\u030a", "\ufeff", "\u200b",
+    " ",
+    "\t",
+    "\n",
+    "\r",
+    "\r\n",
+    "\u00a0",
+    "\u2028",
+    "\u3000",
+    "\u0085",
+    "e\u0301",
+    "\u0301",
+    "\u0338",
+    "\u1100\u1161\u11a8",
+    "A\u030a",
+    "\ufeff",
+    "\u200b",
 ]
 
 fragments = st.sampled_from(FRAGMENTS)
@@ -55,10 +128,14 @@ pieces = st.one_of(
     controls,
     letters,
     st.text(max_size=6),
-    st.builds(lambda tag, body: f"<{tag}>{body}</{tag}>", st.sampled_from(["b", "p", "x", "é"]), st.text(max_size=4)),
+    st.builds(
+        lambda tag, body: f"<{tag}>{body}</{tag}>", st.sampled_from(["b", "p", "x", "é"]), st.text(max_size=4)
+    ),
 )
 mixed = st.lists(pieces, max_size=25).map("".join)
-markupish = st.one_of(mixed, escaped(mixed), st.lists(st.one_of(pieces, escaped(pieces)), max_size=20).map("".join))
+markupish = st.one_of(
+    mixed, escaped(mixed), st.lists(st.one_of(pieces, escaped(pieces)), max_size=20).map("".join)
+)
 bodies = st.one_of(st.text(), markupish, markupish)
 
 
@@ -103,17 +180,12 @@ def markup_starts(text: str) -> list[str]:
     return [
         text[i : i + 2]
         for i, char in enumerate(text[:-1])
-        if char == "<"
-        and (unicodedata.category(text[i + 1]).startswith("L") or text[i + 1] in "/!?")
+        if char == "<" and (unicodedata.category(text[i + 1]).startswith("L") or text[i + 1] in "/!?")
     ]
 
 
 def forbidden_controls(text: str) -> list[str]:
-    return [
-        char
-        for char in text
-        if (ord(char) < 0x20 and char not in "\n\t") or 0x7F <= ord(char) <= 0x9F
-    ]
+    return [char for char in text if (ord(char) < 0x20 and char not in "\n\t") or 0x7F <= ord(char) <= 0x9F]
 
 
 def assert_clean(out: str) -> None:
@@ -151,8 +223,29 @@ def _is_plain(text: str) -> bool:
 # Text with no markup start: only "<" + non-letter ever appears; no controls, NFC, stripped.
 plain_pieces = st.one_of(
     st.text(st.characters(blacklist_characters="<", blacklist_categories=["Cc"]), max_size=8),
-    st.sampled_from(["<3", "< ", "<=", "<>", "<<3", "<½", "<²", "<_", "<-", "<.", "a < b", "1 > 0", "AT&T",
-                     "&lt;b&gt;", "&amp;", "😀", "\n", "\t", "e\u0301"]),
+    st.sampled_from(
+        [
+            "<3",
+            "< ",
+            "<=",
+            "<>",
+            "<<3",
+            "<½",
+            "<²",
+            "<_",
+            "<-",
+            "<.",
+            "a < b",
+            "1 > 0",
+            "AT&T",
+            "&lt;b&gt;",
+            "&amp;",
+            "😀",
+            "\n",
+            "\t",
+            "e\u0301",
+        ]
+    ),
 )
 plain_texts = (
     st.lists(plain_pieces, max_size=12)
@@ -195,8 +288,17 @@ def test_text_without_lt_or_amp_only_loses_controls_and_outer_space(text: str) -
         "こんにちは、世界",
     ],
     ids=[
-        "lt-space", "gt", "ampersand", "heart", "hearts-and-amp", "comparisons", "entities",
-        "emoji", "multi-line", "lt-numerals", "japanese",
+        "lt-space",
+        "gt",
+        "ampersand",
+        "heart",
+        "hearts-and-amp",
+        "comparisons",
+        "entities",
+        "emoji",
+        "multi-line",
+        "lt-numerals",
+        "japanese",
     ],
 )
 def test_plain_text_examples_survive(text: str) -> None:
@@ -230,10 +332,28 @@ def test_plain_text_examples_survive(text: str) -> None:
         ("\u00a0", ""),
     ],
     ids=[
-        "bold", "script", "style", "img-onerror", "anchor", "comment", "processing-instruction",
-        "end-tag-space", "entity-in-markup", "escaped-markup", "lt-lt-a", "lt-letter",
-        "lt-e-acute", "crlf", "lone-cr",
-        "only-crlf", "nfc-e-acute", "nfc-a-ring", "strip", "controls", "control-in-tag", "nbsp-only",
+        "bold",
+        "script",
+        "style",
+        "img-onerror",
+        "anchor",
+        "comment",
+        "processing-instruction",
+        "end-tag-space",
+        "entity-in-markup",
+        "escaped-markup",
+        "lt-lt-a",
+        "lt-letter",
+        "lt-e-acute",
+        "crlf",
+        "lone-cr",
+        "only-crlf",
+        "nfc-e-acute",
+        "nfc-a-ring",
+        "strip",
+        "controls",
+        "control-in-tag",
+        "nbsp-only",
     ],
 )
 def test_examples(text: str, expected: str) -> None:

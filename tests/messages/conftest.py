@@ -62,7 +62,9 @@ class Api:
         conversation_id: str = response.json()["id"]
         return conversation_id
 
-    async def send(self, user: str, conversation_id: str, body: str = "hello", key: str | None = None) -> httpx.Response:
+    async def send(
+        self, user: str, conversation_id: str, body: str = "hello", key: str | None = None
+    ) -> httpx.Response:
         return await self.client.post(
             f"/api/conversations/{conversation_id}/messages",
             json={"clientMessageId": key or str(uuid.uuid4()), "body": body},

@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Callable
 
-from tests.messages.conftest import Api, make_settings, serve
+from tests.messages.conftest import make_settings, serve
 
 User = Callable[[str], str]
 
@@ -31,7 +31,9 @@ async def test_20_concurrent_repeats_store_one_message(postgres_url: str, user: 
         alice = user("alice")
         conversation = await api.conversation(alice)
         key = str(uuid.uuid4())
-        responses = await asyncio.gather(*(api.send(alice, conversation, body="once", key=key) for _ in range(20)))
+        responses = await asyncio.gather(
+            *(api.send(alice, conversation, body="once", key=key) for _ in range(20))
+        )
         assert sorted(r.status_code for r in responses) == [200] * 19 + [201]
         assert len({r.json()["message"]["id"] for r in responses}) == 1
         assert [r.json()["duplicate"] for r in responses].count(False) == 1

@@ -15,7 +15,9 @@ User = Callable[[str], str]
 @pytest.mark.parametrize("token", [None, "wrong-token"], ids=["missing", "wrong"])
 async def test_requires_the_internal_token(api: Api, token: str | None) -> None:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = await api.client.post("/internal/v1/conversations/x/access", json={"userId": "u"}, headers=headers)
+    response = await api.client.post(
+        "/internal/v1/conversations/x/access", json={"userId": "u"}, headers=headers
+    )
     assert response.status_code == 401
 
 
@@ -58,7 +60,9 @@ async def test_join_returns_members_and_last_seq(api: Api, user: User) -> None:
     assert snapshot["lastSeq"] == 1
     assert {m["userId"] for m in snapshot["members"]} == {alice, bob}
     refused = await api.client.post(
-        f"/internal/v1/conversations/{conversation}/join", json={"userId": user("mallory")}, headers=api.internal()
+        f"/internal/v1/conversations/{conversation}/join",
+        json={"userId": user("mallory")},
+        headers=api.internal(),
     )
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "forbidden"
@@ -70,11 +74,15 @@ async def test_sync_and_receipts(api: Api, user: User) -> None:
     for _ in range(3):
         await api.send(alice, conversation)
     base = f"/internal/v1/conversations/{conversation}"
-    synced = await api.client.post(f"{base}/sync", json={"userId": bob, "afterSeq": 1}, headers=api.internal())
+    synced = await api.client.post(
+        f"{base}/sync", json={"userId": bob, "afterSeq": 1}, headers=api.internal()
+    )
     assert [m["seq"] for m in synced.json()["messages"]] == [2, 3]
     bad = await api.client.post(f"{base}/sync", json={"userId": bob, "afterSeq": "1"}, headers=api.internal())
     assert bad.status_code == 422
     read = await api.client.post(f"{base}/read", json={"userId": bob, "upToSeq": 2}, headers=api.internal())
     assert read.json() == {"upToSeq": 2}
-    unknown = await api.client.post(f"{base}/seen", json={"userId": bob, "upToSeq": 2}, headers=api.internal())
+    unknown = await api.client.post(
+        f"{base}/seen", json={"userId": bob, "upToSeq": 2}, headers=api.internal()
+    )
     assert unknown.status_code == 422

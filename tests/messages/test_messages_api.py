@@ -128,7 +128,7 @@ async def test_sync_pages_by_seq(api: Api, user: User) -> None:
     [{"limit": 0}, {"limit": "x"}, {"afterSeq": -1}, {"afterSeq": "1.5"}, {"since": "yesterday"}],
     ids=["limit-0", "limit-text", "negative-seq", "fraction", "bad-since"],
 )
-async def test_bad_sync_queries_are_422(api: Api, user: User, params: dict[str, object]) -> None:
+async def test_bad_sync_queries_are_422(api: Api, user: User, params: dict[str, str | int]) -> None:
     alice = user("alice")
     conversation = await api.conversation(alice)
     response = await api.client.get(

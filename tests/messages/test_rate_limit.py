@@ -22,9 +22,7 @@ T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 
 
 @pytest.fixture(params=["memory", "redis"])
-async def limiter(
-    request: pytest.FixtureRequest, redis_prefix: str
-) -> AsyncIterator[SendRateLimiter]:
+async def limiter(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[SendRateLimiter]:
     if request.param == "memory":
         yield SendRateLimiter.in_memory()
         return

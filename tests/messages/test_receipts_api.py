@@ -9,7 +9,9 @@ from tests.messages.conftest import Api, room_events
 User = Callable[[str], str]
 
 
-async def mark(api: Api, user_id: str, conversation: str, kind: str, up_to: object) -> tuple[int, dict[str, object]]:
+async def mark(
+    api: Api, user_id: str, conversation: str, kind: str, up_to: object
+) -> tuple[int, dict[str, object]]:
     response = await api.client.post(
         f"/api/conversations/{conversation}/{kind}", json={"upToSeq": up_to}, headers=api.auth(user_id)
     )
@@ -65,7 +67,7 @@ async def test_bad_receipts(api: Api, user: User) -> None:
     alice = user("alice")
     conversation = await api.conversation(alice)
     for bad in ("3", -1, 1.5, None, True):
-        status, body = await mark(api, alice, conversation, "read", bad)
+        status, _ = await mark(api, alice, conversation, "read", bad)
         assert status == 422, bad
     status, _ = await mark(api, user("mallory"), conversation, "read", 1)
     assert status == 403

@@ -46,7 +46,8 @@ class JwtSettings(ParleySettings):
     )
     jwt_algorithms: Annotated[list[str], NoDecode] = Field(
         default=["HS256"],
-        description="JWT_ALGORITHMS: comma-separated algorithms accepted (HS256, RS256, ...). 'none' is never accepted.",
+        description="JWT_ALGORITHMS: comma-separated algorithms accepted (HS256, RS256, ...). "
+        "'none' is never accepted.",
     )
     jwt_public_key: str | None = Field(
         default=None,

@@ -62,7 +62,7 @@ class ParleyError(Exception):
     def from_error(cls, error: dict[str, Any]) -> ParleyError:
         """Rebuild the typed error from an ``error`` object (e.g. an internal API answer)."""
         try:
-            code = ErrorCode(error.get("code"))
+            code = ErrorCode(str(error.get("code")))
         except ValueError:
             code = ErrorCode.INTERNAL
         exc_type = _BY_CODE.get(code, InternalError)

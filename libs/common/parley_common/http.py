@@ -13,7 +13,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from parley_common.errors import ErrorCode, InternalError, ParleyError, PayloadTooLarge
-from parley_common.wire import describe_validation_error
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +48,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors: Any = exc.errors()
         message = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
-            for e in errors[:3]
+            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}" for e in errors[:3]
         )
         body = {"error": {"code": ErrorCode.INVALID_PAYLOAD.value, "message": message or "invalid request"}}
         return JSONResponse(body, status_code=422)

@@ -14,5 +14,7 @@ class MessagesSettings(JwtSettings, DatabaseSettings, RedisSettings, InternalApi
         "`online` flags of GET /api/conversations/{id}. Unset: every member is reported offline.",
     )
     max_body_bytes: int = Field(
-        default=64 * 1024, ge=1024, description="MAX_BODY_BYTES: largest HTTP request body accepted (413 above)."
+        default=64 * 1024,
+        ge=1024,
+        description="MAX_BODY_BYTES: largest HTTP request body accepted (413 above).",
     )

@@ -6,7 +6,8 @@ owned by :meth:`MessagesService.send_message` and backed by the ``uq_messages_id
 unique constraint: a repeat returns the stored message, stores nothing and is never
 rate limited. The rate limit is taken inside the insert transaction, once the row is
 known to be new, so that concurrent retries of one message (which all pass the first
-idempotency look-up) are answered as duplicates, never as ``rate_limited``. Every change a room should hear about is published on the bus after commit.
+idempotency look-up) are answered as duplicates, never as ``rate_limited``.
+Every change a room should hear about is published on the bus after commit.
 """
 
 from __future__ import annotations
@@ -208,7 +209,9 @@ class MessagesService:
         ):
             if after > before:
                 moved = ReceiptMoved(conversation_id=conversation_id, user_id=user_id, up_to_seq=after, at=at)
-                await self._announce(RoomEvent(conversation_id=conversation_id, event=event, data=moved.wire()))
+                await self._announce(
+                    RoomEvent(conversation_id=conversation_id, event=event, data=moved.wire())
+                )
 
     async def _announce(self, event: RoomEvent) -> None:
         # Already committed: a bus failure must not turn a stored message into an error.

@@ -37,6 +37,7 @@ _MESSAGE_COLUMNS = (
     messages.c.created_at,
 )
 
+
 class _RolledBack(Exception):
     """Raised inside a transaction to roll it back on purpose."""
 
@@ -78,9 +79,7 @@ def _message(row: Any) -> Message:
 
 def _is_outage(exc: BaseException) -> bool:
     if isinstance(exc, sa_exc.DBAPIError):
-        return exc.connection_invalidated or isinstance(
-            exc, sa_exc.OperationalError | sa_exc.InterfaceError
-        )
+        return exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
     return isinstance(exc, OSError | TimeoutError | asyncio.TimeoutError | sa_exc.TimeoutError)
 
 
@@ -166,7 +165,9 @@ class MessageStore:
                 return None
             member_rows = (
                 await conn.execute(
-                    select(members).where(members.c.conversation_id == conversation_id).order_by(members.c.user_id)
+                    select(members)
+                    .where(members.c.conversation_id == conversation_id)
+                    .order_by(members.c.user_id)
                 )
             ).all()
         member_list = [
@@ -237,13 +238,18 @@ class MessageStore:
         )
         try:
             async with self._begin() as conn:
-                message = await self._bump_and_insert(conn, bump, insert_values={
-                    "id": message_id,
-                    "conversation_id": conversation_id,
-                    "sender_id": sender_id,
-                    "client_message_id": client_message_id,
-                    "body": body,
-                }, now=now)
+                message = await self._bump_and_insert(
+                    conn,
+                    bump,
+                    insert_values={
+                        "id": message_id,
+                        "conversation_id": conversation_id,
+                        "sender_id": sender_id,
+                        "client_message_id": client_message_id,
+                        "body": body,
+                    },
+                    now=now,
+                )
                 await before_commit()
                 return message
         except _RolledBack:

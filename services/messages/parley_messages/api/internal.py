@@ -50,5 +50,9 @@ async def sync(conversation_id: str, body: InternalSync, service: ServiceDep) ->
 
 
 @router.post("/conversations/{conversation_id}/{kind}")
-async def mark(conversation_id: str, kind: WatermarkKind, body: InternalReceipt, service: ServiceDep) -> ReceiptResult:
-    return await service.mark(user_id=body.user_id, conversation_id=conversation_id, kind=kind, up_to_seq=body.up_to_seq)
+async def mark(
+    conversation_id: str, kind: WatermarkKind, body: InternalReceipt, service: ServiceDep
+) -> ReceiptResult:
+    return await service.mark(
+        user_id=body.user_id, conversation_id=conversation_id, kind=kind, up_to_seq=body.up_to_seq
+    )

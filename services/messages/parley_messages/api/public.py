@@ -32,7 +32,9 @@ class ConversationList(WireModel):
 
 
 @router.post("/conversations", status_code=201)
-async def create_conversation(body: CreateConversation, user: CurrentUser, service: ServiceDep) -> Conversation:
+async def create_conversation(
+    body: CreateConversation, user: CurrentUser, service: ServiceDep
+) -> Conversation:
     return await service.create_conversation(user_id=user, request=body)
 
 
@@ -42,7 +44,9 @@ async def list_conversations(user: CurrentUser, service: ServiceDep) -> Conversa
 
 
 @router.get("/conversations/{conversation_id}")
-async def get_conversation(conversation_id: ConversationId, user: CurrentUser, service: ServiceDep) -> ConversationDetail:
+async def get_conversation(
+    conversation_id: ConversationId, user: CurrentUser, service: ServiceDep
+) -> ConversationDetail:
     return await service.get_conversation(user_id=user, conversation_id=conversation_id)
 
 
@@ -64,25 +68,40 @@ async def list_messages(
 
 @router.post("/conversations/{conversation_id}/messages", status_code=201)
 async def post_message(
-    conversation_id: ConversationId, body: PostMessage, user: CurrentUser, service: ServiceDep, response: Response
+    conversation_id: ConversationId,
+    body: PostMessage,
+    user: CurrentUser,
+    service: ServiceDep,
+    response: Response,
 ) -> SendResult:
     result = await service.send_message(
-        sender_id=user, conversation_id=conversation_id, client_message_id=body.client_message_id, body=body.body
+        sender_id=user,
+        conversation_id=conversation_id,
+        client_message_id=body.client_message_id,
+        body=body.body,
     )
     if result.duplicate:
         response.status_code = 200
     return result
 
 
-async def _mark(kind: WatermarkKind, conversation_id: str, body: ReceiptBody, user: str, service: ServiceDep) -> ReceiptResult:
-    return await service.mark(user_id=user, conversation_id=conversation_id, kind=kind, up_to_seq=body.up_to_seq)
+async def _mark(
+    kind: WatermarkKind, conversation_id: str, body: ReceiptBody, user: str, service: ServiceDep
+) -> ReceiptResult:
+    return await service.mark(
+        user_id=user, conversation_id=conversation_id, kind=kind, up_to_seq=body.up_to_seq
+    )
 
 
 @router.post("/conversations/{conversation_id}/delivered")
-async def mark_delivered(conversation_id: ConversationId, body: ReceiptBody, user: CurrentUser, service: ServiceDep) -> ReceiptResult:
+async def mark_delivered(
+    conversation_id: ConversationId, body: ReceiptBody, user: CurrentUser, service: ServiceDep
+) -> ReceiptResult:
     return await _mark("delivered", conversation_id, body, user, service)
 
 
 @router.post("/conversations/{conversation_id}/read")
-async def mark_read(conversation_id: ConversationId, body: ReceiptBody, user: CurrentUser, service: ServiceDep) -> ReceiptResult:
+async def mark_read(
+    conversation_id: ConversationId, body: ReceiptBody, user: CurrentUser, service: ServiceDep
+) -> ReceiptResult:
     return await _mark("read", conversation_id, body, user, service)
