@@ -67,18 +67,19 @@ class RedisBus:
 
     @asynccontextmanager
     async def subscribe(self, *channels: str) -> AsyncIterator[AsyncIterator[Envelope]]:
-        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        pubsub = self._redis.pubsub()
         await pubsub.subscribe(*(self._prefix + c for c in channels))
         try:
-            yield self._listen(pubsub)
+            early = await _confirmed(pubsub, len(set(channels)))
+            yield self._listen(pubsub, early)
         finally:
             await pubsub.aclose()
 
-    async def _listen(self, pubsub: Any) -> AsyncIterator[Envelope]:
+    async def _listen(self, pubsub: Any, early: list[dict[str, Any]]) -> AsyncIterator[Envelope]:
         while True:
             try:
                 # A bounded wait, not timeout=None: the pool's socket_timeout would cut a blocking read.
-                item = await pubsub.get_message(timeout=1.0)
+                item = early.pop(0) if early else await pubsub.get_message(timeout=1.0)
             except RedisError as exc:
                 # redis-py re-subscribes on reconnect; back off so an outage is not a hot loop.
                 log.warning("bus subscription interrupted: %s", exc)
@@ -95,3 +96,20 @@ class RedisBus:
                 log.error("dropping a malformed bus message on %s", channel)
                 continue
             yield channel.removeprefix(self._prefix), payload
+
+
+async def _confirmed(pubsub: Any, count: int) -> list[dict[str, Any]]:
+    """Wait until Redis has confirmed every subscription: only then is nothing missed.
+
+    Returns the messages that arrived meanwhile, for the listener to hand out first.
+    """
+    confirmed, early = 0, []
+    while confirmed < count:
+        item = await pubsub.get_message(timeout=5.0)
+        if item is None:
+            raise TimeoutError("Redis did not confirm the bus subscription")
+        if item.get("type") == "subscribe":
+            confirmed += 1
+        else:
+            early.append(item)
+    return early

@@ -126,7 +126,7 @@ class RedisSettings(ParleySettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):  # "" means unset
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value or None
 

@@ -1,0 +1,76 @@
+"""The embedded default as a user runs it: a real `parley` process on SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+async def embedded(tmp_path: Path) -> AsyncIterator[str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DEV_MODE": "true",
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'parley.db'}",
+    }
+    env.pop("REDIS_URL", None)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "parley_launcher", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    assert process.stdout is not None
+    try:
+        # The banner is printed once every service has started.
+        banner = b""
+        while b"get a dev token" not in banner:
+            line = await asyncio.wait_for(process.stdout.readline(), timeout=30)
+            assert line, f"parley exited early:\n{banner.decode()}"
+            banner += line
+        assert f"http://127.0.0.1:{port}".encode() in banner
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.wait(), timeout=15)
+
+
+async def test_http_api_end_to_end(embedded: str) -> None:
+    async with httpx.AsyncClient(base_url=embedded) as client:
+        await _wait_ready(client)
+        token = (await client.post("/api/dev/token", json={"userId": "alice"})).json()["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        created = await client.post("/api/conversations", json={"memberIds": ["bob"]}, headers=auth)
+        assert created.status_code == 201
+        conversation = created.json()["id"]
+        sent = await client.post(
+            f"/api/conversations/{conversation}/messages",
+            json={"clientMessageId": str(uuid.uuid4()), "body": "hello from the embedded default"},
+            headers=auth,
+        )
+        assert sent.status_code == 201
+        history = await client.get(f"/api/conversations/{conversation}/messages", headers=auth)
+        assert [m["body"] for m in history.json()["messages"]] == ["hello from the embedded default"]
+        assert (await client.get("/docs")).status_code == 200
+
+
+async def _wait_ready(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200, response.text
