@@ -35,7 +35,12 @@ async def embedded(tmp_path: Path) -> AsyncIterator[str]:
     }
     env.pop("REDIS_URL", None)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "parley_launcher", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        sys.executable,
+        "-m",
+        "parley_launcher",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     assert process.stdout is not None
     try:
