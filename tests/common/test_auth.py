@@ -195,6 +195,7 @@ CASES = [
     case("malformed-two-segments", raw("eyJhbGciOiJIUzI1NiJ9.e30"), INVALID),
     case("empty-string", raw(""), MISSING),
     case("none", raw(None), MISSING),
+    case("not-a-string", raw(5), INVALID),
 ]
 
 

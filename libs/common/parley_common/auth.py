@@ -64,10 +64,12 @@ class TokenVerifier:
             raise AuthError(AuthCode.INVALID, f"algorithm {algorithm} is not accepted")
         return key
 
-    def verify(self, token: str | None) -> Principal:
+    def verify(self, token: object) -> Principal:
         """Return the principal of a valid token or raise :class:`AuthError`."""
-        if not token or not isinstance(token, str):
+        if token is None or token == "":
             raise AuthError(AuthCode.MISSING, "a token is required")
+        if not isinstance(token, str):
+            raise AuthError(AuthCode.INVALID, "the token must be a string")
         try:
             header = jwt.get_unverified_header(token)
         except JOSEError:
