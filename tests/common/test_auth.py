@@ -61,7 +61,7 @@ def keys() -> Keys:
 
 # ---- token builders: Keys -> token ---------------------------------------------------
 
-TokenBuilder = Callable[[Keys], str | None]
+TokenBuilder = Callable[[Keys], object]
 SettingsBuilder = Callable[[Keys], JwtSettings]
 
 
@@ -114,7 +114,7 @@ def tampered(keys: Keys) -> str:
     return f"{header}.{forged}.{_signature}"
 
 
-def raw(token: str | None) -> TokenBuilder:
+def raw(token: object) -> TokenBuilder:
     return lambda _keys: token
 
 
