@@ -21,7 +21,9 @@ def create_engine(settings: DatabaseSettings, *, application_name: str = "parley
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_timeout_s,
-        pool_pre_ping=True,
+        # No pre-ping (a round trip per checkout): a dead connection fails its statement,
+        # is invalidated, and the request is answered `unavailable`; the next one reconnects.
+        pool_recycle=1800,
         connect_args={
             "timeout": settings.db_timeout_s,
             "command_timeout": settings.db_timeout_s,

@@ -112,11 +112,7 @@ class MessagesService:
     async def check_access(self, *, user_id: str, conversation_id: str) -> Access:
         """Raise NotFound / Forbidden unless ``user_id`` is a member."""
         access = await self._store.get_access(conversation_id=conversation_id, user_id=user_id)
-        if access is None:
-            raise NotFound()
-        if not access.is_member:
-            raise Forbidden()
-        return access
+        return _require_member(access)
 
     async def _with_online(self, conversation_id: str, member_list: list[Member]) -> list[Member]:
         online = await self._online.online_users(conversation_id, [m.user_id for m in member_list])
@@ -134,8 +130,10 @@ class MessagesService:
         origin_socket_id: str | None = None,
     ) -> SendResult:
         """Store a (sanitized, validated) message once, and announce it after commit."""
-        await self.check_access(user_id=sender_id, conversation_id=conversation_id)
-        stored = await self._store.find_sent_message(sender_id=sender_id, client_message_id=client_message_id)
+        access, stored = await self._store.send_context(
+            conversation_id=conversation_id, sender_id=sender_id, client_message_id=client_message_id
+        )
+        _require_member(access)
         if stored is not None:
             return SendResult(message=stored, duplicate=True)
 
@@ -220,3 +218,11 @@ class MessagesService:
             await self._bus.publish(ROOM_EVENTS, event.model_dump())
         except Exception:
             log.exception("could not publish %s for conversation %s", event.event, event.conversation_id)
+
+
+def _require_member(access: Access | None) -> Access:
+    if access is None:
+        raise NotFound()
+    if not access.is_member:
+        raise Forbidden()
+    return access

@@ -83,23 +83,37 @@ def _is_outage(exc: BaseException) -> bool:
     return isinstance(exc, OSError | TimeoutError | asyncio.TimeoutError | sa_exc.TimeoutError)
 
 
+@asynccontextmanager
+async def _outage_as_unavailable() -> AsyncIterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        if _is_outage(exc):
+            raise Unavailable("the database is unavailable; nothing was stored") from exc
+        raise
+
+
 class MessageStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # Single statements need no BEGIN/COMMIT round trips around them.
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
 
     @asynccontextmanager
     async def _begin(self) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with self._engine.begin() as conn:
-                yield conn
-        except Exception as exc:
-            if _is_outage(exc):
-                raise Unavailable("the database is unavailable; nothing was stored") from exc
-            raise
+        """A transaction: committed at the end of the block, rolled back on error."""
+        async with _outage_as_unavailable(), self._engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _single(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in autocommit mode, for one statement."""
+        async with _outage_as_unavailable(), self._autocommit.connect() as conn:
+            yield conn
 
     async def ping(self) -> None:
-        async with self._begin() as conn:
+        async with self._single() as conn:
             await conn.execute(text("SELECT 1"))
 
     # ---- conversations ------------------------------------------------------------
@@ -195,7 +209,7 @@ class MessageStore:
         query = select(conversations.c.last_seq, is_member.label("is_member")).where(
             conversations.c.id == conversation_id
         )
-        async with self._begin() as conn:
+        async with self._single() as conn:
             row = (await conn.execute(query)).first()
         return None if row is None else Access(last_seq=row.last_seq, is_member=bool(row.is_member))
 
@@ -206,9 +220,32 @@ class MessageStore:
         query = select(*_MESSAGE_COLUMNS).where(
             messages.c.sender_id == sender_id, messages.c.client_message_id == client_message_id
         )
-        async with self._begin() as conn:
+        async with self._single() as conn:
             row = (await conn.execute(query)).first()
         return None if row is None else _message(row)
+
+    async def send_context(
+        self, *, conversation_id: str, sender_id: str, client_message_id: str
+    ) -> tuple[Access | None, Message | None]:
+        """Access and the message stored under the idempotency key, in one round trip."""
+        is_member = exists().where(
+            and_(members.c.conversation_id == conversations.c.id, members.c.user_id == sender_id)
+        )
+        query = (
+            select(conversations.c.last_seq, is_member.label("is_member"), *_MESSAGE_COLUMNS)
+            .select_from(conversations)
+            .outerjoin(
+                messages,
+                and_(messages.c.sender_id == sender_id, messages.c.client_message_id == client_message_id),
+            )
+            .where(conversations.c.id == conversation_id)
+        )
+        async with self._single() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None, None
+        access = Access(last_seq=row.last_seq, is_member=bool(row.is_member))
+        return access, (_message(row) if row.id is not None else None)
 
     async def insert_message_txn(
         self,
@@ -286,7 +323,7 @@ class MessageStore:
             query = query.where(messages.c.seq > after_seq)
         elif since is not None:
             query = query.where(messages.c.created_at > since)
-        async with self._begin() as conn:
+        async with self._single() as conn:
             rows = (await conn.execute(query.order_by(messages.c.seq).limit(limit))).all()
         return [_message(row) for row in rows]
 
