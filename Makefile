@@ -40,7 +40,7 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy libs/common/parley_common services/messages/parley_messages \
-	  services/gateway/parley_gateway services/presence/parley_presence launcher/parley_launcher tests
+	  services/gateway/parley_gateway services/presence/parley_presence launcher/parley_launcher tests bench
 
 ## migrate: bring $DATABASE_URL to the newest schema (Alembic).
 migrate: install

@@ -8,11 +8,6 @@ from parley_common.config import DatabaseSettings, InternalApiSettings, JwtSetti
 
 
 class MessagesSettings(JwtSettings, DatabaseSettings, RedisSettings, InternalApiSettings):
-    presence_url: str | None = Field(
-        default=None,
-        description="PRESENCE_URL: base URL of the presence service's internal API, for the "
-        "`online` flags of GET /api/conversations/{id}. Unset: every member is reported offline.",
-    )
     max_body_bytes: int = Field(
         default=64 * 1024,
         ge=1024,
