@@ -179,6 +179,7 @@ CASES = [
     case("empty-sub", hs(sub=""), INVALID),
     case("non-string-sub", hs(sub=42), INVALID),
     case("missing-exp", hs(exp_in=None), INVALID),
+    case("boolean-exp", hs(exp=True), INVALID),
     case("string-exp", hs(exp_in=None, exp=str(int(time.time()) + 3600)), INVALID),
     # iss / aud
     case("iss-aud-correct", hs(iss=ISSUER, aud=AUDIENCE), OK, ISS_AUD),

@@ -74,6 +74,7 @@ class TokenVerifier:
             header = jwt.get_unverified_header(token)
         except JOSEError:
             raise AuthError(AuthCode.INVALID, "malformed token") from None
+        _refuse_boolean_exp(token)
         algorithm = header.get("alg")
         if not isinstance(algorithm, str) or algorithm not in self._algorithms:
             raise AuthError(AuthCode.INVALID, f"algorithm {algorithm!r} is not accepted")
@@ -100,6 +101,16 @@ class TokenVerifier:
         except JOSEError as exc:
             raise AuthError(AuthCode.INVALID, _describe(exc)) from None
         return _principal(claims)
+
+
+def _refuse_boolean_exp(token: str) -> None:
+    # python-jose reads `exp: true` as 1 (1970) and calls it expired; it is malformed.
+    try:
+        exp = jwt.get_unverified_claims(token).get("exp")
+    except JOSEError:
+        return  # decode reports the malformed token
+    if isinstance(exp, bool):
+        raise AuthError(AuthCode.INVALID, "token has no usable `exp`")
 
 
 def _principal(claims: dict[str, Any]) -> Principal:
