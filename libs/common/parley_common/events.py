@@ -23,11 +23,3 @@ class RoomEvent(BaseModel):
     data: dict[str, Any]
     # The socket that caused the event, which must not get it back (message:new, typing).
     skip_socket_id: str | None = None
-
-
-def conversation_room(conversation_id: str) -> str:
-    return f"conversation:{conversation_id}"
-
-
-def user_room(user_id: str) -> str:
-    return f"user:{user_id}"
