@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import uvicorn
-
 from parley_common.config import load_settings_or_exit
+from parley_common.serve import serve
 from parley_gateway.config import GatewaySettings
 from parley_launcher.compose import EmbeddedApp, EmbeddedSettings
 from parley_messages.config import MessagesSettings
@@ -39,8 +38,15 @@ def main() -> None:
     # Before the event loop starts: Alembic's env runs its own loop.
     upgrade(settings.messages.database_url)
     app = EmbeddedApp(settings, banner=banner(settings))
-    # One worker: the in-process bus and presence live in this process.
-    uvicorn.run(app, host=settings.messages.host, port=settings.messages.port, workers=1, log_level="info")
+    gateway = settings.gateway
+    serve(
+        app,
+        host=settings.messages.host,
+        port=settings.messages.port,
+        before_shutdown=app.gateway.state.drain.start,
+        ws_max_size=gateway.max_packet_bytes,
+        timeout_graceful_shutdown=gateway.drain_timeout_s + 5,
+    )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+import httpx
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -43,7 +44,9 @@ class EmbeddedApp:
         self._banner = banner
         bus = InProcessBus()
         self.messages = create_messages(settings.messages, bus=bus, limiter=SendRateLimiter.in_memory())
-        self.gateway = create_gateway(settings.gateway)
+        self.gateway = create_gateway(
+            settings.gateway, bus=bus, messages_transport=httpx.ASGITransport(app=self._messages_running)
+        )
         self.presence = create_presence(settings.presence)
         self._running: dict[int, ASGIApp] = {}
 
@@ -55,6 +58,9 @@ class EmbeddedApp:
             if self._banner:
                 print(self._banner, flush=True)
             yield
+
+    async def _messages_running(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._running[id(self.messages)](scope, receive, send)
 
     def _route(self, path: str) -> FastAPI:
         if path.startswith(_MESSAGES_PREFIXES) or path in ("/healthz", "/readyz"):

@@ -1,19 +1,117 @@
 """Composition root of the gateway: ``create_app(settings)``.
 
-The Socket.IO server and its handlers arrive with the gateway issue; today the gateway
-serves its probes, so that the embedded launcher and deployments have their shape.
+The lifespan builds everything once: the messages client, Redis, the bus subscription,
+the Socket.IO server and its manager, and closes them in reverse order. Requests under
+``/socket.io/`` go to the Socket.IO server found in the lifespan state; the rest is
+FastAPI (probes, and the optional /api proxy). The embedded launcher hands in its
+in-process bus and a transport to the messages app instead of Redis and the network.
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
+import httpx
+import socketio
+from fastapi import FastAPI, Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from parley_common.auth import TokenVerifier
+from parley_common.bus import Bus, RedisBus
+from parley_common.config import ConfigError
+from parley_common.errors import Unavailable
 from parley_common.http import install_error_handlers, probe_router
+from parley_common.redis_client import create_redis
+from parley_gateway import api_proxy
 from parley_gateway.config import GatewaySettings
+from parley_gateway.drain import Drain
+from parley_gateway.expiry import TokenExpiry
+from parley_gateway.fanout import room_events_to_sockets
+from parley_gateway.messages_client import MessagesClient
+from parley_gateway.sio.namespace import ChatNamespace
+from parley_gateway.sio.server import create_server, manager_running, manager_subscribed
+
+log = logging.getLogger(__name__)
+
+SOCKETIO_PATH = "/socket.io/"
 
 
-def create_app(settings: GatewaySettings) -> FastAPI:
-    app = FastAPI(title="Parley gateway", version="1", docs_url=None, redoc_url=None, openapi_url=None)
+class SocketIORoute:
+    """Send ``/socket.io/`` traffic to the running Socket.IO server, the rest to FastAPI."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and (scope["path"] + "/").startswith(SOCKETIO_PATH):
+            await scope["state"]["socketio_app"](scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def create_app(
+    settings: GatewaySettings,
+    *,
+    bus: Bus | None = None,
+    messages_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    if bus is None and not settings.redis_url:
+        raise ConfigError("Invalid configuration:\n  REDIS_URL: required when the gateway runs on its own")
+    drain = Drain(timeout_s=settings.drain_timeout_s)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        async with AsyncExitStack() as stack:
+            messages = MessagesClient.create(settings, transport=messages_transport)
+            stack.push_async_callback(messages.aclose)
+            app_bus = bus
+            if app_bus is None:
+                assert settings.redis_url is not None  # checked above
+                redis = create_redis(settings.redis_url)
+                stack.push_async_callback(redis.aclose)
+                app_bus = RedisBus(redis, prefix=settings.redis_prefix)
+            state: dict[str, Any] = {}
+            if settings.api_proxy_url:
+                proxy = api_proxy.create_client(settings.api_proxy_url, timeout_s=settings.internal_timeout_s)
+                stack.push_async_callback(proxy.aclose)
+                state["api_proxy"] = proxy
+            sio = create_server(settings)
+            namespace = ChatNamespace(
+                verifier=TokenVerifier(settings),
+                messages=messages,
+                expiry=TokenExpiry(leeway_s=settings.jwt_leeway_s),
+                drain=drain,
+            )
+            sio.register_namespace(namespace)
+            await stack.enter_async_context(manager_running(sio))
+            await stack.enter_async_context(room_events_to_sockets(app_bus, sio))
+            yield state | {
+                "socketio_app": socketio.ASGIApp(sio, socketio_path=SOCKETIO_PATH),
+                "sio": sio,
+                "namespace": namespace,
+            }
+
+    async def ready(request: Request) -> None:
+        if drain.draining:
+            raise Unavailable("draining")
+        if not manager_subscribed(request.state.sio):
+            raise Unavailable("not yet subscribed to Redis")
+
+    app = FastAPI(
+        title="Parley gateway",
+        version="1",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.state.drain = drain
     install_error_handlers(app)
-    app.include_router(probe_router())
+    app.include_router(probe_router(ready))
+    if settings.api_proxy_url:
+        app.include_router(api_proxy.router())
+    app.add_middleware(SocketIORoute)
     return app

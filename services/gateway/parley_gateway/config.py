@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
 from parley_common.config import InternalApiSettings, JwtSettings, RedisSettings
 
@@ -16,3 +19,63 @@ class GatewaySettings(JwtSettings, RedisSettings, InternalApiSettings):
         default="http://127.0.0.1:8002",
         description="PRESENCE_URL: base URL of the presence service's internal API.",
     )
+    internal_timeout_s: float = Field(
+        default=3.0,
+        gt=0,
+        le=30,
+        description="INTERNAL_TIMEOUT_S: longest wait for the messages service before an event is "
+        "answered `unavailable`. Keep it under the clients' 5 s ack wait.",
+    )
+    ping_interval_ms: int = Field(
+        default=2000,
+        ge=250,
+        le=60_000,
+        description="PING_INTERVAL_MS: Engine.IO ping interval. Interval + timeout is how long a dead "
+        "link can go unnoticed; PROTOCOL §1 wants under 5 s.",
+    )
+    ping_timeout_ms: int = Field(
+        default=2500, ge=250, le=60_000, description="PING_TIMEOUT_MS: Engine.IO pong wait."
+    )
+    max_packet_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="MAX_PACKET_BYTES: largest Socket.IO packet (or polling POST) accepted; a bigger "
+        "one closes that connection.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="CORS_ORIGINS: comma-separated browser origins allowed to connect, or `*`. "
+        "Empty: same origin only (any origin in DEV_MODE). Non-browser clients are not affected.",
+    )
+    drain_timeout_s: float = Field(
+        default=10.0,
+        ge=0,
+        le=300,
+        description="DRAIN_TIMEOUT_S: on SIGTERM, how long in-flight events may take to finish "
+        "before the connections are closed (clients then reconnect elsewhere).",
+    )
+    api_proxy_url: str | None = Field(
+        default=None,
+        description="API_PROXY_URL: when set, the gateway forwards /api/* to this base URL (the "
+        "messages service), for set-ups without an ingress such as `make cluster`.",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("api_proxy_url")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    @property
+    def allowed_origins(self) -> list[str] | str | None:
+        """What python-engineio's ``cors_allowed_origins`` expects."""
+        if "*" in self.cors_origins or (self.dev_mode and not self.cors_origins):
+            return "*"
+        return self.cors_origins or None

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-import uvicorn
-
 from parley_common.config import load_settings_or_exit
+from parley_common.serve import serve
 from parley_messages.app import create_app
 from parley_messages.config import MessagesSettings
 from parley_messages.migrate import upgrade
@@ -20,7 +19,7 @@ def main() -> None:
     if args.command == "migrate":
         upgrade(settings.database_url)
         return
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    serve(create_app(settings), host=settings.host, port=settings.port)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,39 @@
+"""Running an ASGI app under uvicorn, with a hook that runs before connections are cut.
+
+uvicorn's shutdown closes the listeners, then every connection (WebSockets with 1012,
+which Socket.IO clients take as "reconnect"), then runs the lifespan shutdown. A gateway
+wants a step in between: stop taking new work and let in-flight events be answered.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import uvicorn
+
+BeforeShutdown = Callable[[], Awaitable[None]]
+
+
+class GracefulServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, *, before_shutdown: BeforeShutdown | None = None) -> None:
+        super().__init__(config)
+        self._before_shutdown = before_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()  # no new connections while the hook runs
+        if self._before_shutdown is not None and not self.force_exit:
+            await self._before_shutdown()
+        await super().shutdown(sockets=sockets)
+
+
+def serve(
+    app: Any, *, host: str, port: int, before_shutdown: BeforeShutdown | None = None, **options: Any
+) -> None:
+    """Serve ``app`` with one worker (Socket.IO long-polling needs every request on one process)."""
+    # No access log: a long-polling client alone makes a request every ping interval.
+    options.setdefault("access_log", False)
+    config = uvicorn.Config(app, host=host, port=port, workers=1, log_level="info", **options)
+    GracefulServer(config, before_shutdown=before_shutdown).run()

@@ -1,0 +1,1 @@
+"""The Socket.IO side of the gateway: server, handshake, event handlers."""

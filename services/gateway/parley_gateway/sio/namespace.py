@@ -1,0 +1,225 @@
+"""Every client → server event of PROTOCOL §4, handled in one place.
+
+Each handler validates its payload into a pydantic model, makes one call (usually to the
+messages service, which checks membership and owns persistence), and returns the ack
+body; :meth:`ChatNamespace.trigger_event` wraps it in the ack envelope of §3. Events that
+reach a room after a commit (``message:new``, receipts) are not emitted here: the
+messages service publishes them on the bus and :mod:`parley_gateway.fanout` delivers them.
+Typing is relayed here, through the Socket.IO manager so that every gateway sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+import socketio
+from pydantic import StrictStr, StringConstraints
+
+from parley_common.auth import AuthError, TokenVerifier
+from parley_common.errors import InternalError, InvalidPayload, ParleyError, Unavailable
+from parley_common.wire import ClientMessageId, ConversationRef, Receipt, SyncRequest, parse_payload
+from parley_gateway.drain import Drain
+from parley_gateway.expiry import TokenExpiry
+from parley_gateway.messages_client import Answer, MessagesClient
+from parley_gateway.rooms import conversation_room, user_room
+from parley_gateway.sio.handshake import authenticate
+from parley_gateway.sio.sessions import Sessions, SocketState
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[SocketState, Any], Awaitable[Answer]]
+
+
+class SendPayload(ConversationRef):
+    """``message:send``. The body is checked for shape here and sanitized once, by the
+    messages service that stores it (sanitizing is the costly part; doing it twice buys nothing).
+    """
+
+    client_message_id: ClientMessageId
+    body: Annotated[StrictStr, StringConstraints(max_length=64 * 1024)]
+
+
+class ChatNamespace(socketio.AsyncNamespace):
+    def __init__(
+        self,
+        *,
+        verifier: TokenVerifier,
+        messages: MessagesClient,
+        expiry: TokenExpiry,
+        drain: Drain,
+        sessions: Sessions | None = None,
+    ) -> None:
+        super().__init__("/")
+        self._verifier = verifier
+        self._messages = messages
+        self._expiry = expiry
+        self._drain = drain
+        self.sessions = sessions or Sessions()
+        self._handlers: dict[str, Handler] = {
+            "message:send": self.on_message_send,
+            "conversation:join": self.on_conversation_join,
+            "conversation:leave": self.on_conversation_leave,
+            "typing:start": self.on_typing_start,
+            "typing:stop": self.on_typing_stop,
+            "message:delivered": self.on_message_delivered,
+            "message:read": self.on_message_read,
+            "messages:sync": self.on_messages_sync,
+        }
+
+    # ---- dispatch ----------------------------------------------------------------------
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event == "connect":
+            return await self.on_connect(*args)
+        if event == "disconnect":
+            await self.on_disconnect(args[0])
+            return None
+        sid, payload = args[0], (args[1] if len(args) > 1 else None)
+        return await self._answer(event, sid, payload)
+
+    async def _answer(self, event: str, sid: str, payload: Any) -> dict[str, Any]:
+        """Run one event's handler and build its ack envelope (PROTOCOL §3)."""
+        handler = self._handlers.get(event)
+        state = self.sessions.get(sid)
+        if handler is None:
+            return InvalidPayload(f"unknown event {event!r}").to_ack()
+        if state is None:
+            return Unavailable("this connection is closing").to_ack()
+        if self._drain.draining:
+            return Unavailable("this gateway is shutting down; reconnect and retry").to_ack()
+        with self._drain.in_flight():
+            try:
+                result = await handler(state, payload)
+            except ParleyError as exc:
+                return exc.to_ack()
+            except Exception:
+                log.exception("%s from user %s failed", event, state.user_id)
+                return InternalError().to_ack()
+        return {"ok": True, **result}
+
+    # ---- connection --------------------------------------------------------------------
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        try:
+            handshake = authenticate(self._verifier, environ, auth)
+        except AuthError as exc:
+            raise socketio.exceptions.ConnectionRefusedError(exc.code.value, exc.to_data()) from None
+        principal = handshake.principal
+        state = SocketState(
+            sid=sid, user_id=principal.user_id, device_id=handshake.device_id, expires_at=principal.expires_at
+        )
+        self.sessions.add(state)
+        await self.enter_room(sid, user_room(principal.user_id))
+        state.expiry = self._expiry.schedule(principal.expires_at, lambda: self._expire(state))
+
+    async def _expire(self, state: SocketState) -> None:
+        if not self.sessions.is_current(state):
+            return
+        await self.emit("auth:expired", {}, to=state.sid, ignore_queue=True)
+        # A server DISCONNECT: the client must not reconnect with the same token.
+        await self.disconnect(state.sid)
+
+    async def on_disconnect(self, sid: str) -> None:
+        state = self.sessions.pop(sid)
+        if state is None:
+            return
+        if state.expiry is not None:
+            state.expiry.cancel()
+        for conversation_id in list(state.typing_in):
+            await self._relay_typing(state, conversation_id, "typing:stop")
+
+    # ---- messages ----------------------------------------------------------------------
+
+    async def on_message_send(self, state: SocketState, payload: Any) -> Answer:
+        request = parse_payload(SendPayload, payload)
+        result = await self._messages.send(
+            {
+                "userId": state.user_id,
+                "conversationId": request.conversation_id,
+                "clientMessageId": request.client_message_id,
+                "body": request.body,
+                "originSocketId": state.sid,
+            }
+        )
+        state.member_of.add(request.conversation_id)
+        if self.sessions.is_current(state):
+            ack = {"clientMessageId": request.client_message_id, **result}
+            await self.emit("message:ack", ack, to=state.sid, ignore_queue=True)
+        return result
+
+    async def on_messages_sync(self, state: SocketState, payload: Any) -> Answer:
+        request = parse_payload(SyncRequest, payload)
+        query = request.wire()
+        del query["conversationId"]
+        return await self._messages.sync(request.conversation_id, {"userId": state.user_id, **query})
+
+    # ---- rooms -------------------------------------------------------------------------
+
+    async def on_conversation_join(self, state: SocketState, payload: Any) -> Answer:
+        conversation_id = parse_payload(ConversationRef, payload).conversation_id
+        snapshot = await self._messages.join(conversation_id, state.user_id)
+        state.member_of.add(conversation_id)
+        if self.sessions.is_current(state) and conversation_id not in state.joined:
+            state.joined.add(conversation_id)
+            await self.enter_room(state.sid, conversation_room(conversation_id))
+        for member in snapshot.get("members", ()):
+            if member.get("userId") == state.user_id:
+                member["online"] = True  # the joiner counts as online in its own snapshot (§4.3)
+        return snapshot
+
+    async def on_conversation_leave(self, state: SocketState, payload: Any) -> Answer:
+        conversation_id = parse_payload(ConversationRef, payload).conversation_id
+        await self._require_member(state, conversation_id)
+        if conversation_id in state.typing_in:
+            await self._relay_typing(state, conversation_id, "typing:stop")
+        if conversation_id in state.joined:
+            state.joined.discard(conversation_id)
+            await self.leave_room(state.sid, conversation_room(conversation_id))
+        return {}
+
+    # ---- typing ------------------------------------------------------------------------
+
+    async def on_typing_start(self, state: SocketState, payload: Any) -> Answer:
+        conversation_id = parse_payload(ConversationRef, payload).conversation_id
+        await self._require_member(state, conversation_id)
+        await self._relay_typing(state, conversation_id, "typing:start")
+        return {}
+
+    async def on_typing_stop(self, state: SocketState, payload: Any) -> Answer:
+        conversation_id = parse_payload(ConversationRef, payload).conversation_id
+        await self._require_member(state, conversation_id)
+        await self._relay_typing(state, conversation_id, "typing:stop")
+        return {}
+
+    async def _relay_typing(self, state: SocketState, conversation_id: str, event: str) -> None:
+        if event == "typing:start":
+            state.typing_in.add(conversation_id)
+        else:
+            state.typing_in.discard(conversation_id)
+        data = {"conversationId": conversation_id, "userId": state.user_id}
+        await self.emit(event, data, room=conversation_room(conversation_id), skip_sid=state.sid)
+
+    # ---- receipts ----------------------------------------------------------------------
+
+    async def on_message_delivered(self, state: SocketState, payload: Any) -> Answer:
+        return await self._mark(state, payload, "delivered")
+
+    async def on_message_read(self, state: SocketState, payload: Any) -> Answer:
+        return await self._mark(state, payload, "read")
+
+    async def _mark(self, state: SocketState, payload: Any, kind: str) -> Answer:
+        # The messages service moves the watermark and announces the move on the bus.
+        receipt = parse_payload(Receipt, payload)
+        body = {"userId": state.user_id, "upToSeq": receipt.up_to_seq}
+        return await self._messages.mark(receipt.conversation_id, kind, body)
+
+    # ---- membership --------------------------------------------------------------------
+
+    async def _require_member(self, state: SocketState, conversation_id: str) -> None:
+        """``not_found`` / ``forbidden`` unless the user is a member (asked once per socket)."""
+        if conversation_id in state.member_of or conversation_id in state.joined:
+            return
+        await self._messages.access(conversation_id, state.user_id)
+        state.member_of.add(conversation_id)
