@@ -1,0 +1,131 @@
+"""The gateway end to end: the embedded default served by a real uvicorn on a real port,
+on the session's PostgreSQL database, driven by the stock python-socketio client."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from parley_common.auth import mint_token
+from parley_gateway.config import GatewaySettings
+from parley_launcher.compose import EmbeddedApp, EmbeddedSettings
+from parley_messages.config import MessagesSettings
+from parley_presence.config import PresenceSettings
+from tests.support.servers import free_port, uvicorn_serving
+from tests.support.sockets import SocketClient
+
+SECRET = "a-test-secret-of-decent-length"
+INTERNAL_TOKEN = "internal-token-for-tests"
+
+
+def common_settings(**overrides: Any) -> dict[str, Any]:
+    return {
+        "dev_mode": False,
+        "jwt_secret": SECRET,
+        "internal_token": INTERNAL_TOKEN,
+        "redis_url": None,
+    } | overrides
+
+
+def gateway_settings(**overrides: Any) -> GatewaySettings:
+    return GatewaySettings(**common_settings(**overrides))
+
+
+@dataclass
+class Stack:
+    """A running Parley and helpers to talk to it as users."""
+
+    url: str
+    settings: EmbeddedSettings
+    http: httpx.AsyncClient
+    clients: list[SocketClient] = field(default_factory=list)
+
+    def token(self, user_id: str, *, ttl_s: int = 3600) -> str:
+        token, _ = mint_token(self.settings.gateway, user_id, ttl_s=ttl_s)
+        return token
+
+    def auth(self, user_id: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(user_id)}"}
+
+    async def socket(self, user_id: str | None = None, **connect: Any) -> SocketClient:
+        client = SocketClient()
+        self.clients.append(client)
+        if user_id is not None:
+            connect.setdefault("token", self.token(user_id))
+        return await client.connect(self.url, **connect)
+
+    async def conversation(self, owner: str, *others: str) -> str:
+        answer = await self.http.post(
+            "/api/conversations", json={"memberIds": list(others)}, headers=self.auth(owner)
+        )
+        assert answer.status_code == 201, answer.text
+        conversation_id: str = answer.json()["id"]
+        return conversation_id
+
+    async def post_message(
+        self, user_id: str, conversation_id: str, body: str = "over http"
+    ) -> dict[str, Any]:
+        answer = await self.http.post(
+            f"/api/conversations/{conversation_id}/messages",
+            json={"clientMessageId": str(uuid.uuid4()), "body": body},
+            headers=self.auth(user_id),
+        )
+        assert answer.status_code == 201, answer.text
+        message: dict[str, Any] = answer.json()["message"]
+        return message
+
+    async def joined(self, user_id: str, conversation_id: str, **connect: Any) -> SocketClient:
+        client = await self.socket(user_id, **connect)
+        ack = await client.call("conversation:join", {"conversationId": conversation_id})
+        assert ack["ok"], ack
+        return client
+
+    async def close(self) -> None:
+        for client in self.clients:
+            await client.close()
+
+
+def embedded_settings(database_url: str, **gateway: Any) -> EmbeddedSettings:
+    return EmbeddedSettings(
+        messages=MessagesSettings(**common_settings(database_url=database_url)),
+        gateway=gateway_settings(**gateway),
+        presence=PresenceSettings(**common_settings()),
+    )
+
+
+@asynccontextmanager
+async def serving(database_url: str, **gateway: Any) -> AsyncIterator[Stack]:
+    """The embedded default on a free port, with gateway settings overridden."""
+    settings = embedded_settings(database_url, **gateway)
+    port = free_port()
+    async with uvicorn_serving(EmbeddedApp(settings), port, ws_max_size=settings.gateway.max_packet_bytes):
+        url = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=url) as http:
+            running = Stack(url=url, settings=settings, http=http)
+            try:
+                yield running
+            finally:
+                await running.close()
+
+
+@pytest.fixture
+async def stack(postgres_url: str) -> AsyncIterator[Stack]:
+    async with serving(postgres_url) as running:
+        yield running
+
+
+@pytest.fixture
+def user() -> Callable[[str], str]:
+    """Random user ids, so tests never see each other's data."""
+    suffix = uuid.uuid4().hex[:8]
+    return lambda name: f"{name}-{suffix}"
+
+
+def message_payload(conversation_id: str, body: str = "hello", key: str | None = None) -> dict[str, str]:
+    return {"conversationId": conversation_id, "clientMessageId": key or str(uuid.uuid4()), "body": body}
