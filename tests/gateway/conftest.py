@@ -44,6 +44,7 @@ class Stack:
     url: str
     settings: EmbeddedSettings
     http: httpx.AsyncClient
+    app: EmbeddedApp
     clients: list[SocketClient] = field(default_factory=list)
 
     def token(self, user_id: str, *, ttl_s: int = 3600) -> str:
@@ -104,10 +105,11 @@ async def serving(database_url: str, **gateway: Any) -> AsyncIterator[Stack]:
     """The embedded default on a free port, with gateway settings overridden."""
     settings = embedded_settings(database_url, **gateway)
     port = free_port()
-    async with uvicorn_serving(EmbeddedApp(settings), port, ws_max_size=settings.gateway.max_packet_bytes):
+    app = EmbeddedApp(settings)
+    async with uvicorn_serving(app, port, ws_max_size=settings.gateway.max_packet_bytes):
         url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=url) as http:
-            running = Stack(url=url, settings=settings, http=http)
+            running = Stack(url=url, settings=settings, http=http, app=app)
             try:
                 yield running
             finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
@@ -20,6 +21,8 @@ class SocketClient:
         self.events: defaultdict[str, asyncio.Queue[Any]] = defaultdict(asyncio.Queue)
         self.disconnects: asyncio.Queue[str] = asyncio.Queue()
         self.connects: asyncio.Queue[None] = asyncio.Queue()
+        # Run after every (re)connect, e.g. to re-join and sync, as an SDK would.
+        self.on_connect: list[Callable[[], Awaitable[None]]] = []
 
         @self.sio.on("*")
         async def _any(event: str, data: Any = None) -> None:
@@ -28,6 +31,8 @@ class SocketClient:
         @self.sio.event
         async def connect() -> None:
             self.connects.put_nowait(None)
+            for hook in self.on_connect:
+                self.sio.start_background_task(hook)
 
         @self.sio.event
         async def disconnect(reason: str = "") -> None:
@@ -51,8 +56,11 @@ class SocketClient:
             transports=transports or ["websocket"],
             wait_timeout=WAIT_S,
         )
-        await self.connects.get()
+        await self.next_connect()
         return self
+
+    async def next_connect(self, *, wait_s: float = WAIT_S) -> None:
+        await asyncio.wait_for(self.connects.get(), wait_s)
 
     async def call(self, event: str, payload: Any = NOTHING, *, wait_s: float = WAIT_S) -> Any:
         """Emit with an ack callback and return the ack. ``None`` is sent as JSON null."""

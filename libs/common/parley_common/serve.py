@@ -7,8 +7,10 @@ wants a step in between: stop taking new work and let in-flight events be answer
 
 from __future__ import annotations
 
+import signal
 import socket
 from collections.abc import Awaitable, Callable
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -36,4 +38,11 @@ def serve(
     # No access log: a long-polling client alone makes a request every ping interval.
     options.setdefault("access_log", False)
     config = uvicorn.Config(app, host=host, port=port, workers=1, log_level="info", **options)
+    # uvicorn handles SIGTERM, shuts down gracefully, then re-raises the signal to the handler
+    # that was installed before it: make that one a clean exit, not death by signal.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     GracefulServer(config, before_shutdown=before_shutdown).run()
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)

@@ -1,0 +1,103 @@
+"""The production topology as real processes: the messages service and two gateways on
+the real PostgreSQL and Redis, each in its own OS process."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from parley_common.auth import mint_token
+from parley_gateway.config import GatewaySettings
+from tests.support.processes import ServiceProcess
+from tests.support.servers import free_port
+from tests.support.sockets import SocketClient
+
+SECRET = "a-test-secret-of-decent-length"
+INTERNAL_TOKEN = "internal-token-for-tests"
+
+
+@dataclass
+class Cluster:
+    messages: ServiceProcess
+    gateways: list[ServiceProcess]
+    env: dict[str, str]
+    log_dir: Path
+    clients: list[SocketClient] = field(default_factory=list)
+
+    def token(self, user_id: str) -> str:
+        settings = GatewaySettings(jwt_secret=SECRET, internal_token=INTERNAL_TOKEN)
+        token, _ = mint_token(settings, user_id)
+        return token
+
+    async def conversation(self, owner: str, *others: str) -> str:
+        async with httpx.AsyncClient(base_url=self.messages.url) as http:
+            answer = await http.post(
+                "/api/conversations",
+                json={"memberIds": list(others)},
+                headers={"Authorization": f"Bearer {self.token(owner)}"},
+            )
+        assert answer.status_code == 201, answer.text
+        conversation_id: str = answer.json()["id"]
+        return conversation_id
+
+    async def socket(self, user_id: str, url: str, **options: Any) -> SocketClient:
+        client = SocketClient(**options)
+        self.clients.append(client)
+        return await client.connect(url, token=self.token(user_id))
+
+    async def joined(self, user_id: str, url: str, conversation_id: str) -> SocketClient:
+        client = await self.socket(user_id, url)
+        assert (await client.call("conversation:join", {"conversationId": conversation_id}))["ok"]
+        return client
+
+    def gateway(self, name: str) -> ServiceProcess:
+        port = free_port()
+        env = self.env | {"MESSAGES_URL": self.messages.url}
+        return ServiceProcess("parley_gateway", port=port, env=env, log_dir=self.log_dir, name=name)
+
+
+@pytest.fixture
+def cluster_env(postgres_url: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
+    return {
+        "DEV_MODE": "false",
+        "JWT_SECRET": SECRET,
+        "INTERNAL_TOKEN": INTERNAL_TOKEN,
+        "DATABASE_URL": postgres_url,
+        "REDIS_URL": redis_url,
+        "REDIS_PREFIX": redis_prefix,
+    }
+
+
+@pytest.fixture
+def processes(cluster_env: dict[str, str], tmp_path: Path) -> Iterator[Cluster]:
+    messages = ServiceProcess(
+        "parley_messages", port=free_port(), env=cluster_env, log_dir=tmp_path, name="messages"
+    )
+    running = Cluster(messages=messages, gateways=[], env=cluster_env, log_dir=tmp_path)
+    try:
+        messages.start()
+        running.gateways = [running.gateway("gateway-a").start(), running.gateway("gateway-b").start()]
+        yield running
+    finally:
+        for process in [*running.gateways, messages]:
+            process.stop()
+
+
+@pytest.fixture
+async def cluster(processes: Cluster) -> AsyncIterator[Cluster]:
+    try:
+        yield processes
+    finally:
+        for client in processes.clients:
+            await client.close()
+        processes.clients.clear()
+
+
+def new_key() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,78 @@
+"""Parley services as real OS processes, for multi-instance and fault tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+READY_WAIT_S = 30.0
+
+
+class ServiceProcess:
+    """One service (``parley_messages``, ``parley_gateway``, …) on its own port."""
+
+    def __init__(self, module: str, *, port: int, env: dict[str, str], log_dir: Path, name: str) -> None:
+        self.module = module
+        self.port = port
+        self.env = {**os.environ, **env, "PORT": str(port), "HOST": "127.0.0.1"}
+        self.log_path = log_dir / f"{name}.log"
+        self.name = name
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServiceProcess:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", self.module], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        log.close()
+        self.wait_ready()
+        return self
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_WAIT_S
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.logs()}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)  # polling a process we do not control: there is no event to await
+        raise TimeoutError(f"{self.name} not ready in {READY_WAIT_S} s:\n{self.logs()}")
+
+    def signal(self, signum: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(signum)
+
+    def kill(self) -> None:
+        """``kill -9``: no drain, no clean disconnects."""
+        self.signal(signal.SIGKILL)
+        self.wait()
+
+    def wait(self, timeout_s: float = 30) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout=timeout_s)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
