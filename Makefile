@@ -11,7 +11,7 @@ PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgresql://postgres@127.0.0.1:5432/test)
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
 
-.PHONY: install run test check lint typecheck pytest migrate clean
+.PHONY: install run cluster test check lint typecheck pytest migrate clean
 
 $(STAMP): $(PYPROJECTS) requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Parley needs Python 3.11+"'
@@ -25,6 +25,11 @@ install: $(STAMP)
 ## run: all three services in one process on $PORT (8000), SQLite in ./var, dev tokens on.
 run: install
 	DEV_MODE=$${DEV_MODE:-true} $(BIN)/parley
+
+## cluster: the production topology as separate processes on the local PostgreSQL and Redis:
+## messages, presence and $GATEWAYS (2) gateways on $PORT (8000), $PORT+1, ...; Ctrl-C stops all.
+cluster: install
+	DEV_MODE=$${DEV_MODE:-true} $(BIN)/parley-cluster
 
 ## test: lint, type-check, then the whole suite against real PostgreSQL and Redis.
 test: install check pytest

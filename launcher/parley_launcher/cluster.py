@@ -1,0 +1,132 @@
+"""``parley-cluster`` (``make cluster``): the production topology on one machine.
+
+Separate processes on the local PostgreSQL and Redis, in the foreground: the messages
+service, presence, and GATEWAYS gateways on PORT, PORT+1, … Messages listens on PORT+100
+and presence on PORT+101; each gateway forwards ``/api`` to messages (API_PROXY_URL), so
+any gateway URL serves the socket and the HTTP API, as the ingress does in Kubernetes.
+Ctrl-C (or SIGTERM) stops them all; if one dies, the rest are stopped too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from parley_common.config import DEV_INTERNAL_TOKEN, DEV_JWT_SECRET
+from parley_messages.migrate import upgrade
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/parley"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+MESSAGES_OFFSET, PRESENCE_OFFSET = 100, 101
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    module: str
+    port: int
+    env: dict[str, str]
+
+
+def plan(environ: dict[str, str]) -> list[Service]:
+    """The processes to start, with their environment (pure: testable without starting any)."""
+    port = int(environ.get("PORT", "8000"))
+    gateways = int(environ.get("GATEWAYS", "2"))
+    if not 1 <= gateways <= 50:
+        raise SystemExit("GATEWAYS must be between 1 and 50")
+    base = dict(environ)
+    base.setdefault("DEV_MODE", "true")
+    base.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
+    base.setdefault("REDIS_URL", DEFAULT_REDIS_URL)
+    if base["DEV_MODE"].lower() in ("1", "true", "yes"):
+        # One secret for every process, or tokens minted by one are refused by another.
+        base.setdefault("JWT_SECRET", DEV_JWT_SECRET)
+        base.setdefault("INTERNAL_TOKEN", DEV_INTERNAL_TOKEN)
+    messages_url = f"http://127.0.0.1:{port + MESSAGES_OFFSET}"
+    services = [
+        Service("messages", "parley_messages", port + MESSAGES_OFFSET, base),
+        Service("presence", "parley_presence", port + PRESENCE_OFFSET, base),
+    ]
+    for index in range(gateways):
+        env = base | {
+            "MESSAGES_URL": messages_url,
+            "PRESENCE_URL": f"http://127.0.0.1:{port + PRESENCE_OFFSET}",
+            "API_PROXY_URL": messages_url,
+        }
+        services.append(Service(f"gateway-{index + 1}", "parley_gateway", port + index, env))
+    return services
+
+
+async def ensure_database(url: str) -> None:
+    """Create the database of a local PostgreSQL if it does not exist yet."""
+    parsed = make_url(url).set(drivername="postgresql")
+    name = parsed.database
+    admin = await asyncpg.connect(parsed.set(database="postgres").render_as_string(hide_password=False))
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+
+
+def main() -> None:
+    services = plan(dict(os.environ))
+    database_url = services[0].env["DATABASE_URL"]
+    if database_url.startswith(("postgres://", "postgresql")):
+        asyncio.run(ensure_database(database_url))
+    upgrade(database_url)
+    children: list[tuple[Service, subprocess.Popen[bytes]]] = []
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    for service in services:
+        env = service.env | {"PORT": str(service.port)}
+        children.append((service, subprocess.Popen([sys.executable, "-m", service.module], env=env)))
+    _print_banner(services)
+    while not stopping and all(child.poll() is None for _, child in children):
+        time.sleep(0.2)
+    _stop_all(children)
+
+
+def _print_banner(services: list[Service]) -> None:
+    gateways = [s for s in services if s.module == "parley_gateway"]
+    first = f"http://127.0.0.1:{gateways[0].port}"
+    lines = ["", "Parley cluster:"]
+    lines += [f"  {s.name:<10} http://127.0.0.1:{s.port}" for s in services]
+    lines += [
+        f"  connect clients to any gateway (e.g. {first}); Ctrl-C stops everything",
+        f"  dev token: curl -s -X POST {first}/api/dev/token -H 'content-type: application/json' "
+        '-d \'{"userId": "alice"}\'',
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def _stop_all(children: list[tuple[Service, subprocess.Popen[bytes]]]) -> None:
+    for service, child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+        else:
+            print(f"{service.name} exited with status {child.returncode}", file=sys.stderr)
+    for _, child in children:
+        try:
+            child.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+if __name__ == "__main__":
+    main()
