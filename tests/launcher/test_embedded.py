@@ -79,3 +79,35 @@ async def test_http_api_end_to_end(embedded: str) -> None:
 async def _wait_ready(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200, response.text
+
+
+async def test_the_readme_client_example_runs(embedded: str) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    example = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    example = example.replace('URL = "http://127.0.0.1:8000"', f'URL = "{embedded}"')
+    assert embedded in example, "the example's URL line changed; update this test"
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", example, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+
+    assert process.returncode == 0, output.decode()
+    assert "'duplicate': False" in output.decode()
+
+
+async def test_sigterm_exits_cleanly(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "DEV_MODE": "true", "PORT": str(port), "HOST": "127.0.0.1"}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'parley.db'}"
+    env.pop("REDIS_URL", None)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "parley_launcher", env=env, stdout=asyncio.subprocess.PIPE
+    )
+    assert process.stdout is not None
+    while b"get a dev token" not in (line := await asyncio.wait_for(process.stdout.readline(), 30)):
+        assert line, "parley exited before its banner"
+
+    process.terminate()
+
+    assert await asyncio.wait_for(process.wait(), 15) == 0
