@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
-import httpx
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -44,9 +43,7 @@ class EmbeddedApp:
         self._banner = banner
         bus = InProcessBus()
         self.messages = create_messages(settings.messages, bus=bus, limiter=SendRateLimiter.in_memory())
-        self.gateway = create_gateway(
-            settings.gateway, bus=bus, messages_transport=httpx.ASGITransport(app=self._messages_running)
-        )
+        self.gateway = create_gateway(settings.gateway, bus=bus, messages_app=self._messages_running)
         self.presence = create_presence(settings.presence)
         self._running: dict[int, ASGIApp] = {}
 

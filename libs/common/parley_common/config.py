@@ -98,9 +98,13 @@ class DatabaseSettings(ParleySettings):
         default="sqlite+aiosqlite:///./var/parley.db",
         description="DATABASE_URL: postgresql://user@host/db (asyncpg) or sqlite:///path (aiosqlite).",
     )
-    db_pool_size: int = Field(default=10, ge=1, le=200, description="DB_POOL_SIZE: connections kept open.")
+    db_pool_size: int = Field(default=20, ge=1, le=200, description="DB_POOL_SIZE: connections kept open.")
     db_max_overflow: int = Field(
-        default=20, ge=0, le=500, description="DB_MAX_OVERFLOW: extra connections under burst."
+        default=10,
+        ge=0,
+        le=500,
+        description="DB_MAX_OVERFLOW: extra connections under bursts; each is opened and closed "
+        "per use, so a pool too small for the steady load churns connections.",
     )
     db_timeout_s: float = Field(
         default=5.0, gt=0, le=60, description="DB_TIMEOUT_S: connect and statement timeout, seconds."

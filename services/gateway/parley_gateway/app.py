@@ -4,7 +4,7 @@ The lifespan builds everything once: the messages client, Redis, the bus subscri
 the Socket.IO server and its manager, and closes them in reverse order. Requests under
 ``/socket.io/`` go to the Socket.IO server found in the lifespan state; the rest is
 FastAPI (probes, and the optional /api proxy). The embedded launcher hands in its
-in-process bus and a transport to the messages app instead of Redis and the network.
+in-process bus and the messages app itself instead of Redis and the network.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-import httpx
 import socketio
 from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -56,7 +55,7 @@ def create_app(
     settings: GatewaySettings,
     *,
     bus: Bus | None = None,
-    messages_transport: httpx.AsyncBaseTransport | None = None,
+    messages_app: ASGIApp | None = None,
 ) -> FastAPI:
     if bus is None and not settings.redis_url:
         raise ConfigError("Invalid configuration:\n  REDIS_URL: required when the gateway runs on its own")
@@ -65,7 +64,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with AsyncExitStack() as stack:
-            messages = MessagesClient.create(settings, transport=messages_transport)
+            messages = MessagesClient.create(settings, app=messages_app)
             stack.push_async_callback(messages.aclose)
             app_bus = bus
             if app_bus is None:

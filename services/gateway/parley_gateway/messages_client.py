@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
+import aiohttp
 import httpx
 import orjson
+from starlette.types import ASGIApp
 
 from parley_common.errors import InternalError, ParleyError, Unavailable
 from parley_gateway.config import GatewaySettings
@@ -22,63 +24,112 @@ from parley_gateway.config import GatewaySettings
 log = logging.getLogger(__name__)
 
 Answer = dict[str, Any]
+# Below uvicorn's 5 s keep-alive, so a pooled connection is never one the server just closed.
+_KEEPALIVE_S = 4.0
+
+
+class Transport(Protocol):
+    """POSTs a JSON body to the internal API; returns (status, body)."""
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class NetworkTransport:
+    """aiohttp, not httpx, on this hot path: measured at 200 msg/s, the gateway spent
+    2.3 ms of CPU per message with httpx and 1.0 ms with aiohttp (README, gateway)."""
+
+    def __init__(self, base_url: str, headers: dict[str, str], *, connections: int = 64) -> None:
+        connector = aiohttp.TCPConnector(limit=connections, keepalive_timeout=_KEEPALIVE_S)
+        self._session = aiohttp.ClientSession(base_url=base_url, headers=headers, connector=connector)
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        for attempt in (1, 2):
+            try:
+                async with self._session.post(path, data=body) as response:
+                    return response.status, await response.read()
+            except aiohttp.ClientConnectorError:
+                # The connection was never made, so the request was never seen: safe to repeat once.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def aclose(self) -> None:
+        await self._session.close()
+
+
+class InProcessTransport:
+    """The embedded default: the messages app called in this process, no socket."""
+
+    def __init__(self, app: ASGIApp, headers: dict[str, str]) -> None:
+        self._client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://messages", headers=headers
+        )
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        response = await self._client.post(path, content=body)
+        return response.status_code, response.content
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
 
 
 class MessagesClient:
-    def __init__(self, http: httpx.AsyncClient, *, timeout_s: float) -> None:
-        self._http = http
+    def __init__(self, transport: Transport, *, timeout_s: float) -> None:
+        self._transport = transport
         self._timeout_s = timeout_s
 
     @classmethod
-    def create(
-        cls, settings: GatewaySettings, *, transport: httpx.AsyncBaseTransport | None = None
-    ) -> MessagesClient:
-        """One pooled client per process; ``transport`` lets the embedded launcher go in-process."""
-        http = httpx.AsyncClient(
-            base_url=settings.messages_url.rstrip("/") + "/internal/v1",
-            headers={
-                "Authorization": f"Bearer {settings.internal_token_value}",
-                "Content-Type": "application/json",
-            },
-            # retries=1 repeats only a failed connect: the request never reached the service.
-            transport=transport or httpx.AsyncHTTPTransport(retries=1),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
-            timeout=settings.internal_timeout_s,
-        )
-        return cls(http, timeout_s=settings.internal_timeout_s)
+    def create(cls, settings: GatewaySettings, *, app: ASGIApp | None = None) -> MessagesClient:
+        """One pooled client per process (call it in the lifespan); ``app`` goes in-process."""
+        headers = {
+            "Authorization": f"Bearer {settings.internal_token_value}",
+            "Content-Type": "application/json",
+        }
+        transport: Transport
+        if app is not None:
+            transport = InProcessTransport(app, headers)
+        else:
+            transport = NetworkTransport(settings.messages_url.rstrip("/") + "/", headers)
+        return cls(transport, timeout_s=settings.internal_timeout_s)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._transport.aclose()
 
     async def send(self, body: Answer) -> Answer:
-        return await self._post("/messages", body)
+        return await self._post("internal/v1/messages", body)
 
     async def join(self, conversation_id: str, user_id: str) -> Answer:
-        return await self._post(f"/conversations/{_segment(conversation_id)}/join", {"userId": user_id})
+        return await self._post(f"{_conversation(conversation_id)}/join", {"userId": user_id})
 
     async def access(self, conversation_id: str, user_id: str) -> Answer:
-        return await self._post(f"/conversations/{_segment(conversation_id)}/access", {"userId": user_id})
+        return await self._post(f"{_conversation(conversation_id)}/access", {"userId": user_id})
 
     async def sync(self, conversation_id: str, body: Answer) -> Answer:
-        return await self._post(f"/conversations/{_segment(conversation_id)}/sync", body)
+        return await self._post(f"{_conversation(conversation_id)}/sync", body)
 
     async def mark(self, conversation_id: str, kind: str, body: Answer) -> Answer:
-        return await self._post(f"/conversations/{_segment(conversation_id)}/{kind}", body)
+        return await self._post(f"{_conversation(conversation_id)}/{kind}", body)
 
     async def _post(self, path: str, body: Answer) -> Answer:
         try:
-            # asyncio.timeout, not only httpx's: it also bounds in-process transports and pool waits.
+            # One deadline for everything: pool wait, connect, request, answer.
             async with asyncio.timeout(self._timeout_s):
-                response = await self._http.post(path, content=orjson.dumps(body))
+                status, content = await self._transport.post(path, orjson.dumps(body))
         except TimeoutError:
             raise Unavailable("the messages service did not answer in time; nothing was stored") from None
-        except httpx.TransportError as exc:
+        except (aiohttp.ClientError, httpx.TransportError, OSError) as exc:
             log.warning("messages service unreachable: %s", exc)
             raise Unavailable("the messages service is unreachable; nothing was stored") from None
-        if response.status_code >= 400:
-            raise _error_of(response)
-        answer: Answer = orjson.loads(response.content)
+        if status >= 400:
+            raise _error_of(status, content)
+        answer: Answer = orjson.loads(content)
         return answer
+
+
+def _conversation(conversation_id: str) -> str:
+    return f"internal/v1/conversations/{_segment(conversation_id)}"
 
 
 def _segment(value: str) -> str:
@@ -87,14 +138,14 @@ def _segment(value: str) -> str:
     return quote(value, safe="").replace(".", "%2E")
 
 
-def _error_of(response: httpx.Response) -> ParleyError:
+def _error_of(status: int, content: bytes) -> ParleyError:
     try:
-        error = orjson.loads(response.content)["error"]
+        error = orjson.loads(content)["error"]
         code = error["code"]
     except (orjson.JSONDecodeError, KeyError, TypeError):
-        if response.status_code in (502, 503, 504):
+        if status in (502, 503, 504):
             return Unavailable()
-        log.error("messages service answered %s without an error body", response.status_code)
+        log.error("messages service answered %s without an error body", status)
         return InternalError()
     if code == "unauthenticated":
         # Our own INTERNAL_TOKEN was refused: a deployment mistake, not the user's.
