@@ -1,0 +1,81 @@
+"""Gateway settings, the optional /api proxy, and browser origins."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from parley_common.bus import InProcessBus
+from parley_common.config import ConfigError
+from parley_common.ratelimit import SendRateLimiter
+from parley_gateway.app import create_app as create_gateway
+from parley_messages.app import create_app as create_messages
+from parley_messages.config import MessagesSettings
+from tests.gateway.conftest import Stack, common_settings, gateway_settings, serving
+from tests.support.servers import free_port, uvicorn_serving
+
+
+def test_origins_are_a_comma_separated_list() -> None:
+    assert gateway_settings(cors_origins="https://a.example, https://b.example").allowed_origins == [
+        "https://a.example",
+        "https://b.example",
+    ]
+    assert gateway_settings(cors_origins="*").allowed_origins == "*"
+    assert gateway_settings().allowed_origins is None  # same origin only
+    assert gateway_settings(dev_mode=True).allowed_origins == "*"
+
+
+def test_a_standalone_gateway_needs_redis() -> None:
+    with pytest.raises(ConfigError, match="REDIS_URL"):
+        create_gateway(gateway_settings())
+
+
+def test_the_gateway_command_refuses_to_start_without_redis() -> None:
+    env = {"DEV_MODE": "true", "REDIS_URL": "", "PATH": ""}
+    done = subprocess.run(
+        [sys.executable, "-m", "parley_gateway"], env=env, capture_output=True, text=True, timeout=30
+    )
+
+    assert done.returncode == 2
+    assert "REDIS_URL" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"), [("https://chat.example", True), ("https://evil.example", False)]
+)
+async def test_only_configured_browser_origins_may_connect(
+    postgres_url: str, origin: str, allowed: bool
+) -> None:
+    async with serving(postgres_url, cors_origins="https://chat.example") as stack:
+        answer = await stack.http.get(
+            "/socket.io/", params={"EIO": "4", "transport": "polling"}, headers={"Origin": origin}
+        )
+    assert (answer.status_code == 200) is allowed
+
+
+async def test_api_proxy_forwards_to_messages(postgres_url: str, stack: Stack) -> None:
+    messages_port, gateway_port = free_port(), free_port()
+    messages = create_messages(
+        MessagesSettings(**common_settings(database_url=postgres_url)),
+        bus=InProcessBus(),
+        limiter=SendRateLimiter.in_memory(),
+    )
+    gateway = create_gateway(
+        gateway_settings(api_proxy_url=f"http://127.0.0.1:{messages_port}"), bus=InProcessBus()
+    )
+    async with (
+        uvicorn_serving(messages, messages_port),
+        uvicorn_serving(gateway, gateway_port),
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway_port}") as http,
+    ):
+        created = await http.post("/api/conversations", json={"memberIds": []}, headers=stack.auth("alice"))
+        listed = await http.get("/api/conversations", headers=stack.auth("alice"))
+        refused = await http.get("/api/conversations")
+
+    assert created.status_code == 201
+    assert created.json()["id"] in [c["id"] for c in listed.json()["conversations"]]
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "unauthenticated"
