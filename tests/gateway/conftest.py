@@ -69,6 +69,11 @@ class Stack:
         conversation_id: str = answer.json()["id"]
         return conversation_id
 
+    async def pair(self, user: Callable[[str], str]) -> tuple[str, str, str]:
+        """Alice and Bob (random ids) and a conversation of theirs."""
+        alice, bob = user("alice"), user("bob")
+        return alice, bob, await self.conversation(alice, bob)
+
     async def post_message(
         self, user_id: str, conversation_id: str, body: str = "over http"
     ) -> dict[str, Any]:

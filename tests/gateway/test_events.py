@@ -11,8 +11,7 @@ from tests.gateway.conftest import Stack, message_payload
 async def test_send_acks_after_commit_and_reaches_the_room_but_not_the_sender(
     stack: Stack, user: Callable[[str], str]
 ) -> None:
-    alice, bob = user("alice"), user("bob")
-    conversation = await stack.conversation(alice, bob)
+    alice, bob, conversation = await stack.pair(user)
     sender = await stack.joined(alice, conversation)
     other_device = await stack.joined(alice, conversation)
     receiver = await stack.joined(bob, conversation)
@@ -40,8 +39,7 @@ async def test_send_acks_after_commit_and_reaches_the_room_but_not_the_sender(
 async def test_a_repeat_is_a_duplicate_with_a_fresh_ack_and_no_second_broadcast(
     stack: Stack, user: Callable[[str], str]
 ) -> None:
-    alice, bob = user("alice"), user("bob")
-    conversation = await stack.conversation(alice, bob)
+    alice, bob, conversation = await stack.pair(user)
     sender = await stack.joined(alice, conversation)
     receiver = await stack.joined(bob, conversation)
     payload = message_payload(conversation)
@@ -62,8 +60,7 @@ async def test_a_repeat_is_a_duplicate_with_a_fresh_ack_and_no_second_broadcast(
 
 
 async def test_a_message_sent_over_http_reaches_the_sockets(stack: Stack, user: Callable[[str], str]) -> None:
-    alice, bob = user("alice"), user("bob")
-    conversation = await stack.conversation(alice, bob)
+    alice, bob, conversation = await stack.pair(user)
     receiver = await stack.joined(bob, conversation)
 
     message = await stack.post_message(alice, conversation, "from the polling era")
@@ -74,8 +71,7 @@ async def test_a_message_sent_over_http_reaches_the_sockets(stack: Stack, user: 
 async def test_an_event_without_an_ack_callback_is_still_processed(
     stack: Stack, user: Callable[[str], str]
 ) -> None:
-    alice, bob = user("alice"), user("bob")
-    conversation = await stack.conversation(alice, bob)
+    alice, bob, conversation = await stack.pair(user)
     sender = await stack.joined(alice, conversation)
     receiver = await stack.joined(bob, conversation)
 
@@ -88,8 +84,7 @@ async def test_an_event_without_an_ack_callback_is_still_processed(
 async def test_join_answers_the_snapshot_and_leave_leaves_the_room(
     stack: Stack, user: Callable[[str], str]
 ) -> None:
-    alice, bob = user("alice"), user("bob")
-    conversation = await stack.conversation(alice, bob)
+    alice, bob, conversation = await stack.pair(user)
     await stack.post_message(bob, conversation)
     client = await stack.socket(alice)
 
@@ -112,8 +107,7 @@ async def test_join_answers_the_snapshot_and_leave_leaves_the_room(
 async def test_typing_is_relayed_to_the_room_except_the_sender_and_stopped_on_disconnect(
     stack: Stack, user: Callable[[str], str]
 ) -> None:
-    alice, bob = user("alice"), user("bob")
-    conversation = await stack.conversation(alice, bob)
+    alice, bob, conversation = await stack.pair(user)
     typist = await stack.joined(alice, conversation)
     watcher = await stack.joined(bob, conversation)
     expected = {"conversationId": conversation, "userId": alice}
@@ -133,8 +127,7 @@ async def test_typing_is_relayed_to_the_room_except_the_sender_and_stopped_on_di
 async def test_receipts_move_forward_and_are_announced_to_the_room(
     stack: Stack, user: Callable[[str], str]
 ) -> None:
-    alice, bob = user("alice"), user("bob")
-    conversation = await stack.conversation(alice, bob)
+    alice, bob, conversation = await stack.pair(user)
     sender = await stack.joined(alice, conversation)
     reader = await stack.joined(bob, conversation)
     for _ in range(3):
@@ -157,8 +150,7 @@ async def test_receipts_move_forward_and_are_announced_to_the_room(
 
 
 async def test_sync_pages_by_seq(stack: Stack, user: Callable[[str], str]) -> None:
-    alice, bob = user("alice"), user("bob")
-    conversation = await stack.conversation(alice, bob)
+    alice, _, conversation = await stack.pair(user)
     client = await stack.socket(alice)  # no join needed: membership is what is checked
     for _ in range(3):
         await client.call("message:send", message_payload(conversation))
@@ -172,8 +164,7 @@ async def test_sync_pages_by_seq(stack: Stack, user: Callable[[str], str]) -> No
 async def test_the_same_client_message_id_of_another_user_is_not_theirs(
     stack: Stack, user: Callable[[str], str]
 ) -> None:
-    alice, bob = user("alice"), user("bob")
-    conversation = await stack.conversation(alice, bob)
+    alice, bob, conversation = await stack.pair(user)
     key = str(uuid.uuid4())
     first = await (await stack.socket(alice)).call(
         "message:send", message_payload(conversation, "alice's", key)

@@ -13,8 +13,7 @@ from tests.gateway.conftest import Stack, message_payload, serving
 
 
 async def test_a_polling_only_client_works_end_to_end(stack: Stack, user: Callable[[str], str]) -> None:
-    alice, bob = user("alice"), user("bob")
-    conversation = await stack.conversation(alice, bob)
+    alice, bob, conversation = await stack.pair(user)
     poller = await stack.joined(alice, conversation, transports=["polling"])
     other = await stack.joined(bob, conversation)
 
@@ -40,8 +39,7 @@ async def test_the_handshake_advertises_pings_under_five_seconds_and_the_packet_
 async def test_an_oversized_packet_closes_only_that_connection(
     stack: Stack, user: Callable[[str], str]
 ) -> None:
-    alice, bob = user("alice"), user("bob")
-    conversation = await stack.conversation(alice, bob)
+    alice, bob, conversation = await stack.pair(user)
     offender = await stack.joined(alice, conversation)
     offender.sio.reconnection = False
     bystander = await stack.joined(bob, conversation)

@@ -22,6 +22,13 @@ _HMAC_ALGORITHMS = {"HS256", "HS384", "HS512"}
 _PUBLIC_KEY_ALGORITHMS = {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"}
 
 
+def split_commas(value: Any) -> Any:
+    """``"a, b,"`` from the environment → ``["a", "b"]``; anything else as it is."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
 class ConfigError(Exception):
     """Raised for settings that cannot work together; the message names the variables."""
 
@@ -62,9 +69,7 @@ class JwtSettings(ParleySettings):
     @field_validator("jwt_algorithms", mode="before")
     @classmethod
     def _split_algorithms(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
-        return value
+        return split_commas(value)
 
     @field_validator("jwt_algorithms")
     @classmethod

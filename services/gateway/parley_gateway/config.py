@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
-from parley_common.config import InternalApiSettings, JwtSettings, RedisSettings
+from parley_common.config import InternalApiSettings, JwtSettings, RedisSettings, split_commas
 
 
 class GatewaySettings(JwtSettings, RedisSettings, InternalApiSettings):
@@ -64,9 +64,7 @@ class GatewaySettings(JwtSettings, RedisSettings, InternalApiSettings):
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
-        return value
+        return split_commas(value)
 
     @field_validator("api_proxy_url")
     @classmethod
