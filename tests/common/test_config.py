@@ -325,5 +325,5 @@ def test_empty_redis_url_means_unset(env: pytest.MonkeyPatch) -> None:
 def test_pieces_load_alone(env: pytest.MonkeyPatch) -> None:
     env.setenv("INTERNAL_TOKEN", GOOD_TOKEN)
     assert load_settings(InternalApiSettings).internal_token_value == GOOD_TOKEN
-    assert load_settings(DatabaseSettings).db_pool_size == 10
+    assert load_settings(DatabaseSettings).db_pool_size == 20
     assert "JWT_SECRET is required" in _config_error(JwtSettings)
