@@ -1,7 +1,7 @@
 """Compose the three service apps into one ASGI app for the embedded default.
 
 The services stay unaware of each other: they share only what the launcher hands them
-(an in-process bus and rate limiter instead of Redis), and the gateway reaches the
+(an in-process bus, rate limiter and presence store instead of Redis), and the gateway reaches the
 messages service through its internal HTTP API over an in-process transport, the same
 code path as in production. Public paths are routed here the way the Kubernetes
 ingress routes them: ``/api`` (and the OpenAPI docs) to messages, the rest to the gateway.
@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from parley_common.asgi import running
 from parley_common.bus import InProcessBus
+from parley_common.presence import InProcessReports
 from parley_common.ratelimit import SendRateLimiter
 from parley_gateway.app import create_app as create_gateway
 from parley_gateway.config import GatewaySettings
@@ -25,6 +26,8 @@ from parley_messages.app import create_app as create_messages
 from parley_messages.config import MessagesSettings
 from parley_presence.app import create_app as create_presence
 from parley_presence.config import PresenceSettings
+from parley_presence.reports import InProcessReportSource
+from parley_presence.store import MemoryPresenceStore
 
 _MESSAGES_PREFIXES = ("/api/", "/docs", "/openapi.json")
 
@@ -42,9 +45,17 @@ class EmbeddedApp:
     def __init__(self, settings: EmbeddedSettings, *, banner: str | None = None) -> None:
         self._banner = banner
         bus = InProcessBus()
-        self.messages = create_messages(settings.messages, bus=bus, limiter=SendRateLimiter.in_memory())
-        self.gateway = create_gateway(settings.gateway, bus=bus, messages_app=self._messages_running)
-        self.presence = create_presence(settings.presence)
+        reports = InProcessReports()
+        presence_store = MemoryPresenceStore(bus)
+        self.messages = create_messages(
+            settings.messages, bus=bus, limiter=SendRateLimiter.in_memory(), online=presence_store
+        )
+        self.gateway = create_gateway(
+            settings.gateway, bus=bus, messages_app=self._messages_running, presence_sink=reports
+        )
+        self.presence = create_presence(
+            settings.presence, store=presence_store, source=InProcessReportSource(reports)
+        )
         self._running: dict[int, ASGIApp] = {}
 
     @asynccontextmanager

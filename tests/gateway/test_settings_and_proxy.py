@@ -10,6 +10,7 @@ import pytest
 
 from parley_common.bus import InProcessBus
 from parley_common.config import ConfigError
+from parley_common.presence import InProcessReports
 from parley_common.ratelimit import SendRateLimiter
 from parley_gateway.app import create_app as create_gateway
 from parley_messages.app import create_app as create_messages
@@ -64,7 +65,9 @@ async def test_api_proxy_forwards_to_messages(postgres_url: str, stack: Stack) -
         limiter=SendRateLimiter.in_memory(),
     )
     gateway = create_gateway(
-        gateway_settings(api_proxy_url=f"http://127.0.0.1:{messages_port}"), bus=InProcessBus()
+        gateway_settings(api_proxy_url=f"http://127.0.0.1:{messages_port}"),
+        bus=InProcessBus(),
+        presence_sink=InProcessReports(),
     )
     async with (
         uvicorn_serving(messages, messages_port),

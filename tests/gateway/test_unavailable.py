@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from parley_common.auth import mint_token
 from parley_common.bus import InProcessBus
+from parley_common.presence import InProcessReports
 from parley_common.ratelimit import SendRateLimiter
 from parley_gateway.app import create_app as create_gateway
 from parley_messages.app import create_app as create_messages
@@ -44,7 +45,7 @@ async def test_unavailable_in_bounded_time_then_recovers(postgres_url: str) -> N
     settings = gateway_settings(
         messages_url=f"http://127.0.0.1:{messages_port}", internal_timeout_s=TIMEOUT_S
     )
-    gateway = create_gateway(settings, bus=bus)
+    gateway = create_gateway(settings, bus=bus, presence_sink=InProcessReports())
     async with uvicorn_serving(gateway, gateway_port):
         token, _ = mint_token(settings, "alice")
         client = await SocketClient().connect(f"http://127.0.0.1:{gateway_port}", token=token)

@@ -60,7 +60,12 @@ class RedisBus:
 
     def __init__(self, client: aioredis.Redis, *, prefix: str) -> None:
         self._redis = client
-        self._prefix = f"{prefix}:bus:"
+        self._prefix = self.channel_name(prefix, "")
+
+    @staticmethod
+    def channel_name(prefix: str, channel: str) -> str:
+        """The Redis channel of a bus channel (for publishers outside this class, e.g. Lua)."""
+        return f"{prefix}:bus:{channel}"
 
     async def publish(self, channel: str, payload: dict[str, Any]) -> None:
         await self._redis.publish(self._prefix + channel, orjson.dumps(payload))

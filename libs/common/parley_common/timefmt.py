@@ -28,3 +28,9 @@ def parse_ts(text: str) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def format_ts_ms(epoch_ms: int) -> str:
+    """The wire format of a time given in milliseconds since the epoch."""
+    seconds, millis = divmod(epoch_ms, 1000)
+    return format_ts(datetime.fromtimestamp(seconds, UTC).replace(microsecond=millis * 1000))

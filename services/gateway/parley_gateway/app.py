@@ -10,6 +10,7 @@ in-process bus and the messages app itself instead of Redis and the network.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -23,6 +24,7 @@ from parley_common.bus import Bus, RedisBus
 from parley_common.config import ConfigError
 from parley_common.errors import Unavailable
 from parley_common.http import install_error_handlers, probe_router
+from parley_common.presence import RedisReportSink, ReportSink
 from parley_common.redis_client import create_redis
 from parley_gateway import api_proxy
 from parley_gateway.config import GatewaySettings
@@ -30,6 +32,7 @@ from parley_gateway.drain import Drain
 from parley_gateway.expiry import TokenExpiry
 from parley_gateway.fanout import room_events_to_sockets
 from parley_gateway.messages_client import MessagesClient
+from parley_gateway.presence_reporter import PresenceReporter
 from parley_gateway.sio.namespace import ChatNamespace
 from parley_gateway.sio.server import create_server, manager_running, manager_subscribed
 
@@ -56,8 +59,9 @@ def create_app(
     *,
     bus: Bus | None = None,
     messages_app: ASGIApp | None = None,
+    presence_sink: ReportSink | None = None,
 ) -> FastAPI:
-    if bus is None and not settings.redis_url:
+    if (bus is None or presence_sink is None) and not settings.redis_url:
         raise ConfigError("Invalid configuration:\n  REDIS_URL: required when the gateway runs on its own")
     drain = Drain(timeout_s=settings.drain_timeout_s)
 
@@ -66,12 +70,17 @@ def create_app(
         async with AsyncExitStack() as stack:
             messages = MessagesClient.create(settings, app=messages_app)
             stack.push_async_callback(messages.aclose)
-            app_bus = bus
-            if app_bus is None:
+            app_bus, sink = bus, presence_sink
+            if app_bus is None or sink is None:
                 assert settings.redis_url is not None  # checked above
                 redis = create_redis(settings.redis_url)
                 stack.push_async_callback(redis.aclose)
-                app_bus = RedisBus(redis, prefix=settings.redis_prefix)
+                app_bus = app_bus or RedisBus(redis, prefix=settings.redis_prefix)
+                sink = sink or RedisReportSink(redis, prefix=settings.redis_prefix)
+            presence = PresenceReporter(
+                sink, gateway_id=uuid.uuid4().hex, ttl_ms=int(settings.presence_gateway_ttl_s * 1000)
+            )
+            await stack.enter_async_context(presence.running())
             state: dict[str, Any] = {}
             if settings.api_proxy_url:
                 proxy = api_proxy.create_client(settings.api_proxy_url, timeout_s=settings.internal_timeout_s)
@@ -83,6 +92,7 @@ def create_app(
                 messages=messages,
                 expiry=TokenExpiry(leeway_s=settings.jwt_leeway_s),
                 drain=drain,
+                presence=presence,
             )
             sio.register_namespace(namespace)
             await stack.enter_async_context(manager_running(sio))

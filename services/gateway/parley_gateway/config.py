@@ -55,6 +55,14 @@ class GatewaySettings(JwtSettings, RedisSettings, InternalApiSettings):
         description="DRAIN_TIMEOUT_S: on SIGTERM, how long in-flight events may take to finish "
         "before the connections are closed (clients then reconnect elsewhere).",
     )
+    presence_gateway_ttl_s: float = Field(
+        default=15.0,
+        ge=1,
+        le=60,
+        description="PRESENCE_GATEWAY_TTL_S: lifetime of this gateway's liveness key, refreshed every "
+        "third of it. A gateway silent for longer is taken for dead and its sockets leave presence "
+        "(PROTOCOL §4.4: within 30 s, grace period included).",
+    )
     api_proxy_url: str | None = Field(
         default=None,
         description="API_PROXY_URL: when set, the gateway forwards /api/* to this base URL (the "

@@ -1,8 +1,8 @@
 """Composition root of the messages service: ``create_app(settings)``.
 
 The lifespan builds every dependency once (engine, Redis, bus, limiter, service) and
-closes them on shutdown. The embedded launcher passes its own in-process ``bus`` and
-``limiter``; a standalone process builds them from REDIS_URL.
+closes them on shutdown. The embedded launcher passes its own in-process ``bus``,
+``limiter`` and ``online`` reader; a standalone process builds them from REDIS_URL.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from parley_common.auth import TokenVerifier
 from parley_common.bus import Bus, InProcessBus, RedisBus
 from parley_common.http import BodySizeLimit, install_error_handlers, probe_router
+from parley_common.presence import OnlineReader, RedisOnlineReader
 from parley_common.ratelimit import SendRateLimiter
 from parley_common.redis_client import create_redis
 from parley_messages.api import dev, internal, public
@@ -34,19 +35,24 @@ async def _database_ready(request: Request) -> None:
 
 
 def create_app(
-    settings: MessagesSettings, *, bus: Bus | None = None, limiter: SendRateLimiter | None = None
+    settings: MessagesSettings,
+    *,
+    bus: Bus | None = None,
+    limiter: SendRateLimiter | None = None,
+    online: OnlineReader | None = None,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with AsyncExitStack() as stack:
             engine = create_engine(settings)
             stack.push_async_callback(engine.dispose)
-            app_bus, app_limiter = bus, limiter
-            if settings.redis_url and (app_bus is None or app_limiter is None):
+            app_bus, app_limiter, app_online = bus, limiter, online
+            if settings.redis_url and (app_bus is None or app_limiter is None or app_online is None):
                 redis = create_redis(settings.redis_url)
                 stack.push_async_callback(redis.aclose)
                 app_bus = app_bus or RedisBus(redis, prefix=settings.redis_prefix)
                 app_limiter = app_limiter or SendRateLimiter.redis(redis, prefix=settings.redis_prefix)
+                app_online = app_online or RedisOnlineReader(redis, prefix=settings.redis_prefix)
             if app_bus is None:
                 log.warning("REDIS_URL is unset: events stay in this process (embedded mode only)")
                 app_bus = InProcessBus()
@@ -54,6 +60,7 @@ def create_app(
                 store=MessageStore(engine),
                 bus=app_bus,
                 limiter=app_limiter or SendRateLimiter.in_memory(),
+                online=app_online,
             )
             yield {"settings": settings, "service": service, "verifier": TokenVerifier(settings)}
 

@@ -16,11 +16,11 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Protocol
 
 from parley_common.bus import Bus
 from parley_common.errors import Forbidden, NotFound, RateLimited
 from parley_common.events import ROOM_EVENTS, RoomEvent
+from parley_common.presence import OnlineReader
 from parley_common.ratelimit import SendRateLimiter
 from parley_common.timefmt import utcnow_ms
 from parley_common.wire import (
@@ -40,13 +40,9 @@ from parley_messages.store import Access, MessageStore, WatermarkKind, Watermark
 log = logging.getLogger(__name__)
 
 
-class OnlineLookup(Protocol):
-    """Who is online in a conversation; presence owns the answer."""
-
-    async def online_users(self, conversation_id: str, user_ids: Iterable[str]) -> set[str]: ...
-
-
 class NobodyOnline:
+    """Without a presence store (a standalone process without Redis): nobody is online."""
+
     async def online_users(self, conversation_id: str, user_ids: Iterable[str]) -> set[str]:
         return set()
 
@@ -62,7 +58,7 @@ class MessagesService:
         store: MessageStore,
         bus: Bus,
         limiter: SendRateLimiter,
-        online: OnlineLookup | None = None,
+        online: OnlineReader | None = None,
         clock: Callable[[], datetime] = utcnow_ms,
     ) -> None:
         self._store = store

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import uvicorn
+import sys
 
-from parley_common.config import load_settings_or_exit
+from parley_common.config import ConfigError, load_settings_or_exit
+from parley_common.serve import serve
 from parley_presence.app import create_app
 from parley_presence.config import PresenceSettings
 
 
 def main() -> None:
     settings = load_settings_or_exit(PresenceSettings)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    try:
+        app = create_app(settings)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(2) from None
+    serve(app, host=settings.host, port=settings.port)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ body; :meth:`ChatNamespace.trigger_event` wraps it in the ack envelope of §3. E
 reach a room after a commit (``message:new``, receipts) are not emitted here: the
 messages service publishes them on the bus and :mod:`parley_gateway.fanout` delivers them.
 Typing is relayed here, through the Socket.IO manager so that every gateway sees it.
+Joins and leaves are reported to the presence service, which announces who is online.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from parley_common.wire import ClientMessageId, ConversationRef, Receipt, SyncRe
 from parley_gateway.drain import Drain
 from parley_gateway.expiry import TokenExpiry
 from parley_gateway.messages_client import Answer, MessagesClient
+from parley_gateway.presence_reporter import PresenceReporter
 from parley_gateway.rooms import conversation_room, user_room
 from parley_gateway.sio.handshake import authenticate
 from parley_gateway.sio.sessions import Sessions, SocketState
@@ -49,6 +51,7 @@ class ChatNamespace(socketio.AsyncNamespace):
         messages: MessagesClient,
         expiry: TokenExpiry,
         drain: Drain,
+        presence: PresenceReporter,
         sessions: Sessions | None = None,
     ) -> None:
         super().__init__("/")
@@ -56,6 +59,7 @@ class ChatNamespace(socketio.AsyncNamespace):
         self._messages = messages
         self._expiry = expiry
         self._drain = drain
+        self._presence = presence
         self.sessions = sessions or Sessions()
         self._handlers: dict[str, Handler] = {
             "message:send": self.on_message_send,
@@ -127,6 +131,8 @@ class ChatNamespace(socketio.AsyncNamespace):
             return
         if state.expiry is not None:
             state.expiry.cancel()
+        for conversation_id in state.joined:
+            self._presence.left(socket=sid, user=state.user_id, conversation=conversation_id)
         for conversation_id in list(state.typing_in):
             await self._relay_typing(state, conversation_id, "typing:stop")
 
@@ -164,6 +170,7 @@ class ChatNamespace(socketio.AsyncNamespace):
         if self.sessions.is_current(state) and conversation_id not in state.joined:
             state.joined.add(conversation_id)
             await self.enter_room(state.sid, conversation_room(conversation_id))
+            self._presence.joined(socket=state.sid, user=state.user_id, conversation=conversation_id)
         for member in snapshot.get("members", ()):
             if member.get("userId") == state.user_id:
                 member["online"] = True  # the joiner counts as online in its own snapshot (§4.3)
@@ -176,6 +183,7 @@ class ChatNamespace(socketio.AsyncNamespace):
             await self._relay_typing(state, conversation_id, "typing:stop")
         if conversation_id in state.joined:
             state.joined.discard(conversation_id)
+            self._presence.left(socket=state.sid, user=state.user_id, conversation=conversation_id)
             await self.leave_room(state.sid, conversation_room(conversation_id))
         return {}
 
