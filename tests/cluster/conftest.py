@@ -20,11 +20,14 @@ from tests.support.sockets import SocketClient
 
 SECRET = "a-test-secret-of-decent-length"
 INTERNAL_TOKEN = "internal-token-for-tests"
+GRACE_MS = 500
+GATEWAY_TTL_S = 2
 
 
 @dataclass
 class Cluster:
     messages: ServiceProcess
+    presence: list[ServiceProcess]
     gateways: list[ServiceProcess]
     env: dict[str, str]
     log_dir: Path
@@ -61,6 +64,11 @@ class Cluster:
         env = self.env | {"MESSAGES_URL": self.messages.url}
         return ServiceProcess("parley_gateway", port=port, env=env, log_dir=self.log_dir, name=name)
 
+    def presence_replica(self, name: str) -> ServiceProcess:
+        return ServiceProcess(
+            "parley_presence", port=free_port(), env=self.env, log_dir=self.log_dir, name=name
+        )
+
 
 @pytest.fixture
 def cluster_env(postgres_url: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
@@ -71,6 +79,9 @@ def cluster_env(postgres_url: str, redis_url: str, redis_prefix: str) -> dict[st
         "DATABASE_URL": postgres_url,
         "REDIS_URL": redis_url,
         "REDIS_PREFIX": redis_prefix,
+        # Quick presence timings, so that the tests wait seconds, not half a minute.
+        "PRESENCE_GRACE_MS": str(GRACE_MS),
+        "PRESENCE_GATEWAY_TTL_S": str(GATEWAY_TTL_S),
     }
 
 
@@ -79,13 +90,14 @@ def processes(cluster_env: dict[str, str], tmp_path: Path) -> Iterator[Cluster]:
     messages = ServiceProcess(
         "parley_messages", port=free_port(), env=cluster_env, log_dir=tmp_path, name="messages"
     )
-    running = Cluster(messages=messages, gateways=[], env=cluster_env, log_dir=tmp_path)
+    running = Cluster(messages=messages, presence=[], gateways=[], env=cluster_env, log_dir=tmp_path)
     try:
         messages.start()
+        running.presence = [running.presence_replica("presence").start()]
         running.gateways = [running.gateway("gateway-a").start(), running.gateway("gateway-b").start()]
         yield running
     finally:
-        for process in [*running.gateways, messages]:
+        for process in [*running.gateways, *running.presence, messages]:
             process.stop()
 
 

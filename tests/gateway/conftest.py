@@ -97,18 +97,22 @@ class Stack:
             await client.close()
 
 
-def embedded_settings(database_url: str, **gateway: Any) -> EmbeddedSettings:
+def embedded_settings(
+    database_url: str, presence: dict[str, Any] | None = None, **gateway: Any
+) -> EmbeddedSettings:
     return EmbeddedSettings(
         messages=MessagesSettings(**common_settings(database_url=database_url)),
         gateway=gateway_settings(**gateway),
-        presence=PresenceSettings(**common_settings()),
+        presence=PresenceSettings(**common_settings(**(presence or {}))),
     )
 
 
 @asynccontextmanager
-async def serving(database_url: str, **gateway: Any) -> AsyncIterator[Stack]:
-    """The embedded default on a free port, with gateway settings overridden."""
-    settings = embedded_settings(database_url, **gateway)
+async def serving(
+    database_url: str, presence: dict[str, Any] | None = None, **gateway: Any
+) -> AsyncIterator[Stack]:
+    """The embedded default on a free port, with gateway (and presence) settings overridden."""
+    settings = embedded_settings(database_url, presence, **gateway)
     port = free_port()
     app = EmbeddedApp(settings)
     async with uvicorn_serving(app, port, ws_max_size=settings.gateway.max_packet_bytes):

@@ -1,0 +1,61 @@
+"""Presence through the embedded default: user:online / user:offline, and the online flags."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from tests.gateway.conftest import Stack, serving
+
+GRACE_MS = 300
+
+
+@pytest.fixture
+async def quick(postgres_url: str) -> AsyncIterator[Stack]:
+    async with serving(postgres_url, presence={"presence_grace_ms": GRACE_MS}) as stack:
+        yield stack
+
+
+async def test_online_once_per_user_offline_when_the_last_device_goes(
+    quick: Stack, user: Callable[[str], str]
+) -> None:
+    stack = quick
+    alice, bob, conversation = await stack.pair(user)
+    watcher = await stack.joined(bob, conversation)
+    assert (await watcher.next("user:online"))["userId"] == bob  # its own, allowed by §4.4
+
+    phone = await stack.joined(alice, conversation)
+    online = await watcher.next("user:online")
+    assert (online["userId"], online["conversationId"]) == (alice, conversation)
+    assert online["at"].endswith("Z")
+    laptop = await stack.joined(alice, conversation)
+    detail = await stack.http.get(f"/api/conversations/{conversation}", headers=stack.auth(bob))
+    assert {m["userId"]: m["online"] for m in detail.json()["members"]} == {alice: True, bob: True}
+
+    await phone.close()
+    await laptop.call("conversation:leave", {"conversationId": conversation})
+
+    offline = await watcher.next("user:offline")
+    assert offline["userId"] == alice
+    assert watcher.pending("user:online") == []  # the second device announced nothing
+    joined = await watcher.call("conversation:join", {"conversationId": conversation})
+    assert {m["userId"]: m["online"] for m in joined["members"]} == {alice: False, bob: True}
+
+
+async def test_a_quick_reconnect_does_not_flicker(quick: Stack, user: Callable[[str], str]) -> None:
+    stack = quick
+    alice, bob, carol = user("alice"), user("bob"), user("carol")
+    conversation = await stack.conversation(alice, bob, carol)
+    watcher = await stack.joined(bob, conversation)
+    first = await stack.joined(alice, conversation)
+    leaving = await stack.joined(carol, conversation)
+    assert {(await watcher.next("user:online"))["userId"] for _ in range(3)} == {alice, bob, carol}
+
+    await first.close()
+    await leaving.close()  # carol really goes, just after alice dropped
+    await stack.joined(alice, conversation)  # alice is back within the grace period
+
+    # Carol's offline is due after alice's would have been: once it is here, alice's is not coming.
+    assert (await watcher.next("user:offline"))["userId"] == carol
+    assert watcher.pending("user:offline") == [] and watcher.pending("user:online") == []
