@@ -58,7 +58,6 @@ def plan(environ: dict[str, str]) -> list[Service]:
     for index in range(gateways):
         env = base | {
             "MESSAGES_URL": messages_url,
-            "PRESENCE_URL": f"http://127.0.0.1:{port + PRESENCE_OFFSET}",
             "API_PROXY_URL": messages_url,
         }
         services.append(Service(f"gateway-{index + 1}", "parley_gateway", port + index, env))

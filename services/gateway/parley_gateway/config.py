@@ -15,10 +15,6 @@ class GatewaySettings(JwtSettings, RedisSettings, InternalApiSettings):
         default="http://127.0.0.1:8001",
         description="MESSAGES_URL: base URL of the messages service's internal API.",
     )
-    presence_url: str = Field(
-        default="http://127.0.0.1:8002",
-        description="PRESENCE_URL: base URL of the presence service's internal API.",
-    )
     internal_timeout_s: float = Field(
         default=3.0,
         gt=0,
