@@ -41,9 +41,3 @@ class Sessions:
     def is_current(self, state: SocketState) -> bool:
         """False once the socket has disconnected (its state was popped)."""
         return self._by_sid.get(state.sid) is state
-
-    def __len__(self) -> int:
-        return len(self._by_sid)
-
-    def all(self) -> list[SocketState]:
-        return list(self._by_sid.values())
