@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := libs/common services/messages services/gateway services/presence launcher
+PACKAGES := libs/common services/messages services/gateway services/presence launcher clients/python
 PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 
 # The test suite talks to real servers; these are the local ones by default.
@@ -45,7 +45,8 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy libs/common/parley_common services/messages/parley_messages \
-	  services/gateway/parley_gateway services/presence/parley_presence launcher/parley_launcher tests bench
+	  services/gateway/parley_gateway services/presence/parley_presence launcher/parley_launcher \
+	  clients/python/parley_client tests bench
 
 ## migrate: bring $DATABASE_URL to the newest schema (Alembic).
 migrate: install

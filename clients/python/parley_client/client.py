@@ -1,0 +1,247 @@
+"""The client: one connection, the outbox and its sender, and the open conversations.
+
+After every (re)connect each open conversation is joined again and synced after the last
+seq it holds, and then every ``POSITION_CHECK_S`` (a lost last message shows up even if
+nothing newer comes). Live events are routed to their conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+from parley_client.backoff import POSITION_CHECK_S
+from parley_client.clock import Clock, SystemClock
+from parley_client.connection import Connection
+from parley_client.conversation import Conversation
+from parley_client.errors import ParleyError
+from parley_client.models import ConnectionState, LocalMessage, MessageStatus
+from parley_client.outbox import Outbox, OutboxItem, SqliteOutboxStorage
+from parley_client.sender import Sender
+
+log = logging.getLogger(__name__)
+
+TokenProvider = Callable[[], Awaitable[str]]
+
+
+class ParleyClient:
+    """A Parley user's connection. Use ``async with ParleyClient(...) as client:``.
+
+    ``token_provider`` is awaited before every connection attempt and must return a
+    valid JWT (tokens expire; hand out a fresh one). ``outbox_path`` keeps unsent
+    messages in a SQLite file so that a restart of the app loses nothing.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token_provider: TokenProvider,
+        device_id: str | None = None,
+        outbox_path: str | Path | None = None,
+        transports: list[str] | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._clock = clock or SystemClock()
+        self._token_provider = token_provider
+        self.connection = Connection(
+            url,
+            token_provider=token_provider,
+            clock=self._clock,
+            device_id=device_id,
+            transports=transports,
+            rng=rng,
+        )
+        self.outbox = Outbox(SqliteOutboxStorage(outbox_path) if outbox_path else None)
+        self.user_id = ""
+        self.conversations: dict[str, Conversation] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._state_queues: list[asyncio.Queue[ConnectionState]] = []
+        self._route_events()
+        self.connection.on_connected.append(self._after_connect)
+        self.connection.add_state_listener(self._state_changed)
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load the outbox, then connect (in the background) and keep connected."""
+        self.user_id = _subject(await self._token_provider())
+        loaded = await self.outbox.load()
+        sender = Sender(self.outbox, self.connection, self._clock, self._sent)
+        self._tasks = [
+            asyncio.create_task(self.connection.run(), name="parley-connection"),
+            asyncio.create_task(sender.run(), name="parley-sender"),
+            asyncio.create_task(self._check_positions(), name="parley-position-check"),
+        ]
+        for item in loaded:
+            await self._restore(item)
+
+    async def close(self) -> None:
+        await self.connection.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with suppress(asyncio.CancelledError):
+                await task
+        await self.outbox.close()
+
+    async def __aenter__(self) -> ParleyClient:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    # ---- state ---------------------------------------------------------------------------
+
+    @property
+    def state(self) -> ConnectionState:
+        return self.connection.state
+
+    def on_state_change(self, listener: Callable[[ConnectionState], None]) -> None:
+        """Call ``listener`` with each new state (connecting, connected, disconnected)."""
+        self.connection.add_state_listener(listener)
+
+    async def states(self) -> AsyncIterator[ConnectionState]:
+        """Every state change from now on, as an async iterator."""
+        queue: asyncio.Queue[ConnectionState] = asyncio.Queue()
+        self._state_queues.append(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._state_queues.remove(queue)
+
+    async def wait_connected(self) -> None:
+        await self.connection.wait_connected()
+
+    # ---- conversations ----------------------------------------------------------------------
+
+    async def open(self, conversation_id: str) -> Conversation:
+        """Follow a conversation: join it (now if connected, and after every reconnect) and sync it."""
+        conversation = self.conversations.get(conversation_id)
+        if conversation is None:
+            conversation = self._conversation(conversation_id)
+            if self.connection.connected:
+                await conversation.join_and_sync()
+        return conversation
+
+    def _conversation(self, conversation_id: str) -> Conversation:
+        conversation = self.conversations.get(conversation_id)
+        if conversation is None:
+            conversation = Conversation(
+                conversation_id,
+                user_id=self.user_id,
+                connection=self.connection,
+                outbox=self.outbox,
+                clock=self._clock,
+            )
+            self.conversations[conversation_id] = conversation
+        return conversation
+
+    # ---- internals -----------------------------------------------------------------------
+
+    async def _restore(self, item: OutboxItem) -> None:
+        """A message left unsent by a previous run: show it as sending again."""
+        conversation = self._conversation(item.conversation_id)
+        conversation.store.add_local(
+            LocalMessage(
+                conversation_id=item.conversation_id,
+                client_message_id=item.client_message_id,
+                sender_id=self.user_id,
+                body=item.body,
+                status=MessageStatus.SENDING,
+            )
+        )
+
+    async def _after_connect(self) -> None:
+        for conversation in list(self.conversations.values()):
+            try:
+                await conversation.join_and_sync()
+            except ParleyError as exc:
+                log.warning("could not rejoin %s: %s", conversation.id, exc)
+            except Exception as exc:
+                log.info("rejoining %s failed (%r); the next reconnect retries", conversation.id, exc)
+
+    async def _check_positions(self) -> None:
+        while True:
+            await self._clock.sleep(POSITION_CHECK_S)
+            if not self.connection.connected:
+                continue
+            for conversation in list(self.conversations.values()):
+                try:
+                    await conversation.sync()
+                except Exception as exc:
+                    log.info("position check of %s failed: %r", conversation.id, exc)
+
+    def _sent(self, item: OutboxItem, outcome: dict[str, Any] | ParleyError) -> None:
+        self._conversation(item.conversation_id).sent(item, outcome)
+
+    def _state_changed(self, state: ConnectionState) -> None:
+        if state == ConnectionState.DISCONNECTED:
+            for conversation in self.conversations.values():
+                conversation.disconnected()
+        for queue in self._state_queues:
+            queue.put_nowait(state)
+
+    def _route_events(self) -> None:
+        on = self.connection.on
+        on("message:new", self._on_message_new)
+        on("typing:start", self._on_typing_start)
+        on("typing:stop", self._on_typing_stop)
+        on("user:online", self._on_user_online)
+        on("user:offline", self._on_user_offline)
+        on("message:delivered", self._on_delivered)
+        on("message:read", self._on_read)
+
+    def _about(self, data: Any) -> Conversation | None:
+        if not isinstance(data, dict):
+            return None
+        return self.conversations.get(str(data.get("conversationId") or ""))
+
+    async def _on_message_new(self, data: Any) -> None:
+        message = data.get("message") if isinstance(data, dict) else None
+        if (conversation := self._about(message)) is not None and message is not None:
+            conversation.message_new(message)
+
+    async def _on_typing_start(self, data: Any) -> None:
+        if (conversation := self._about(data)) is not None:
+            conversation.typing.started(data["userId"])
+
+    async def _on_typing_stop(self, data: Any) -> None:
+        if (conversation := self._about(data)) is not None:
+            conversation.typing.stopped(data["userId"])
+
+    async def _on_user_online(self, data: Any) -> None:
+        if (conversation := self._about(data)) is not None:
+            conversation.presence(data["userId"], True)
+
+    async def _on_user_offline(self, data: Any) -> None:
+        if (conversation := self._about(data)) is not None:
+            conversation.presence(data["userId"], False)
+
+    async def _on_delivered(self, data: Any) -> None:
+        if (conversation := self._about(data)) is not None:
+            conversation.receipt("delivered", data["userId"], int(data["upToSeq"]))
+
+    async def _on_read(self, data: Any) -> None:
+        if (conversation := self._about(data)) is not None:
+            conversation.receipt("read", data["userId"], int(data["upToSeq"]))
+
+
+def _subject(token: str) -> str:
+    """The user id (``sub``) of a JWT, read without verifying it: the server verifies."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return str(claims["sub"])
+    except (IndexError, ValueError, KeyError) as exc:
+        raise ValueError("the token provider returned something that is not a JWT with `sub`") from exc

@@ -1,0 +1,180 @@
+"""The connection: connect with a fresh token each attempt, reconnect with backoff.
+
+python-socketio's own reconnection is off: the SDK runs the loop so that the token
+provider is asked on every attempt and the state is observable. A dead link is noticed
+by Engine.IO's pings (server defaults: under 5 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from typing import Any
+
+import socketio
+
+from parley_client.backoff import reconnect_delay
+from parley_client.clock import Clock
+from parley_client.errors import AuthError
+from parley_client.models import ConnectionState
+from parley_client.sender import NotConnected
+from parley_client.tasks import spawn
+
+log = logging.getLogger(__name__)
+
+TokenProvider = Callable[[], Awaitable[str]]
+Handler = Callable[[Any], Awaitable[None] | None]
+CONNECT_WAIT_S = 5.0
+CALL_LIMIT_S = 60.0  # python-socketio's own ack limit; callers bound the wait themselves
+
+
+class Connection:
+    def __init__(
+        self,
+        url: str,
+        *,
+        token_provider: TokenProvider,
+        clock: Clock,
+        device_id: str | None = None,
+        transports: list[str] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._url = url
+        self._token_provider = token_provider
+        self._clock = clock
+        self._device_id = device_id
+        self._transports = transports or ["websocket"]
+        self._rng = rng or random.Random()
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.state = ConnectionState.DISCONNECTED
+        self.last_error: Exception | None = None
+        self._connected = asyncio.Event()
+        self._lost = asyncio.Event()
+        self._state_listeners: list[Callable[[ConnectionState], None]] = []
+        self.on_connected: list[Callable[[], Awaitable[None]]] = []
+        self._closing = False
+        self.sio.on("disconnect", self._on_disconnect)
+
+    # ---- observing -----------------------------------------------------------------
+
+    def add_state_listener(self, listener: Callable[[ConnectionState], None]) -> None:
+        self._state_listeners.append(listener)
+
+    def _set_state(self, state: ConnectionState) -> None:
+        if state == self.state:
+            return
+        self.state = state
+        for listener in list(self._state_listeners):
+            try:
+                listener(state)
+            except Exception:
+                log.exception("a connection-state listener failed")
+
+    def on(self, event: str, handler: Handler) -> None:
+        self.sio.on(event, handler)
+
+    # ---- Socket (for the sender) ------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    async def wait_connected(self) -> None:
+        await self._connected.wait()
+
+    async def call(self, event: str, payload: dict[str, Any]) -> Any:
+        if not self.connected:
+            raise NotConnected()
+        lost = asyncio.ensure_future(self._lost.wait())
+        call = asyncio.ensure_future(self.sio.call(event, payload, timeout=CALL_LIMIT_S))
+        try:
+            done, _ = await asyncio.wait({call, lost}, return_when=asyncio.FIRST_COMPLETED)
+            if call in done:
+                try:
+                    return call.result()
+                except (socketio.exceptions.TimeoutError, socketio.exceptions.BadNamespaceError):
+                    raise NotConnected() from None
+            raise NotConnected()
+        finally:
+            lost.cancel()
+            if not call.done():
+                call.cancel()
+
+    async def emit(self, event: str, payload: dict[str, Any]) -> None:
+        """Fire and forget (typing); dropped when offline."""
+        if self.connected:
+            with suppress(socketio.exceptions.BadNamespaceError):
+                await self.sio.emit(event, payload)
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect, stay connected, reconnect with backoff; until :meth:`close`."""
+        attempt = 0
+        while not self._closing:
+            self._set_state(ConnectionState.CONNECTING)
+            try:
+                await self._connect_once()
+            except Exception as exc:
+                self.last_error = exc
+                log.info("connect attempt %d failed: %r", attempt + 1, exc)
+                self._set_state(ConnectionState.DISCONNECTED)
+                await self._clock.sleep(reconnect_delay(attempt, self._rng))
+                attempt += 1
+                continue
+            attempt = 0
+            self._lost.clear()
+            self._connected.set()
+            self._set_state(ConnectionState.CONNECTED)
+            for hook in list(self.on_connected):
+                spawn(_guarded(hook))
+            await self._lost.wait()
+            self._connected.clear()
+            self._set_state(ConnectionState.DISCONNECTED)
+            if not self._closing:
+                await self._clock.sleep(reconnect_delay(0, self._rng))
+                attempt = 1
+
+    async def _connect_once(self) -> None:
+        token = await self._token_provider()
+        auth: dict[str, str] = {"token": token}
+        if self._device_id:
+            auth["deviceId"] = self._device_id
+        errors: list[Any] = []
+
+        async def connect_error(data: Any) -> None:
+            errors.append(data)
+
+        self.sio.on("connect_error", connect_error)
+        try:
+            await self.sio.connect(
+                self._url, auth=auth, transports=self._transports, wait_timeout=CONNECT_WAIT_S
+            )
+        except socketio.exceptions.ConnectionError:
+            refusal = errors[-1] if errors else None
+            if isinstance(refusal, dict) and str(refusal.get("message", "")).startswith("auth_"):
+                raise AuthError(
+                    refusal["message"], str((refusal.get("data") or {}).get("message", ""))
+                ) from None
+            raise
+
+    async def _on_disconnect(self, reason: Any = None) -> None:
+        self._connected.clear()
+        self._lost.set()
+
+    async def close(self) -> None:
+        self._closing = True
+        self._lost.set()
+        if self.sio.connected:
+            await self.sio.disconnect()
+        self._set_state(ConnectionState.DISCONNECTED)
+
+
+async def _guarded(hook: Callable[[], Awaitable[None]]) -> None:
+    try:
+        await hook()
+    except Exception:
+        log.exception("an on-connect step failed")

@@ -1,0 +1,217 @@
+"""One conversation as an app sees it: its messages, members, typing, and what to send."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from parley_client.backoff import ACK_TIMEOUT_S
+from parley_client.clock import Clock, within
+from parley_client.errors import ParleyError, error_from_ack
+from parley_client.models import LocalMessage, Member, MessageStatus
+from parley_client.outbox import Outbox, OutboxItem
+from parley_client.store import ConversationStore
+from parley_client.tasks import spawn
+from parley_client.typing_indicator import TypingSender, TypingWatcher
+
+if TYPE_CHECKING:
+    from parley_client.connection import Connection
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[["Conversation"], None]
+REQUEST_TIMEOUT_S = 2 * ACK_TIMEOUT_S
+
+
+class Conversation:
+    """Created by :meth:`parley_client.ParleyClient.open`; kept in sync by the client."""
+
+    def __init__(
+        self,
+        conversation_id: str,
+        *,
+        user_id: str,
+        connection: Connection,
+        outbox: Outbox,
+        clock: Clock,
+    ) -> None:
+        self.id = conversation_id
+        self.user_id = user_id
+        self.store = ConversationStore(conversation_id, user_id=user_id)
+        self.members: dict[str, Member] = {}
+        self._connection = connection
+        self._outbox = outbox
+        self._clock = clock
+        self._listeners: list[Listener] = []
+        self._typing = TypingSender(self._emit_typing, clock)
+        self.typing = TypingWatcher(user_id, clock, self._changed)
+        self._sync_lock = asyncio.Lock()
+        self._sync_again = False
+        self._delivered_sent = 0
+        self.joined = False
+
+    # ---- for apps ----------------------------------------------------------------------
+
+    def messages(self) -> list[LocalMessage]:
+        """Everything to show, in order; each message's ``status`` is up to date."""
+        items = self.store.messages()
+        for message in items:
+            message.status = self.status_of(message)
+        return items
+
+    def on_change(self, listener: Listener) -> None:
+        """Call ``listener`` whenever messages, members, typing or statuses change."""
+        self._listeners.append(listener)
+
+    async def send(self, body: str) -> LocalMessage:
+        """Show ``body`` at once as ``sending`` and queue it; it is sent (and retried) in order."""
+        message = LocalMessage(
+            conversation_id=self.id,
+            client_message_id=str(uuid.uuid4()),
+            sender_id=self.user_id,
+            body=body,
+            status=MessageStatus.SENDING,
+        )
+        self._typing.stop()
+        self.store.add_local(message)
+        await self._outbox.put(OutboxItem(self.id, message.client_message_id, body))
+        self._changed()
+        return message
+
+    async def retry(self, message: LocalMessage) -> None:
+        """Send a ``failed`` message again, with its original ``clientMessageId``."""
+        if message.status != MessageStatus.FAILED:
+            return
+        message.status, message.error = MessageStatus.SENDING, None
+        await self._outbox.put(OutboxItem(self.id, message.client_message_id, message.body))
+        self._changed()
+
+    def keystroke(self) -> None:
+        """The user typed: ``typing:start`` now, ``typing:stop`` after 2 s without another."""
+        self._typing.keystroke()
+
+    async def mark_read(self, up_to_seq: int | None = None) -> None:
+        """The user saw everything up to ``up_to_seq`` (default: everything held)."""
+        seq = self.store.contiguous_seq if up_to_seq is None else up_to_seq
+        if seq > 0 and self._connection.connected:
+            await self._request("message:read", {"conversationId": self.id, "upToSeq": seq})
+
+    @property
+    def online_users(self) -> set[str]:
+        return {m.user_id for m in self.members.values() if m.online}
+
+    def status_of(self, message: LocalMessage) -> MessageStatus:
+        """PROTOCOL §4.6, as the sender sees it; others' messages are simply ``sent``."""
+        if message.seq is None or message.status in (MessageStatus.SENDING, MessageStatus.FAILED):
+            return message.status
+        if message.sender_id != self.user_id:
+            return MessageStatus.SENT
+        others = [m for m in self.members.values() if m.user_id != self.user_id]
+        if not others:
+            return MessageStatus.SENT
+        if all(m.last_read_seq >= message.seq for m in others):
+            return MessageStatus.READ
+        if all(m.last_delivered_seq >= message.seq for m in others):
+            return MessageStatus.DELIVERED
+        return MessageStatus.SENT
+
+    # ---- driven by the client ------------------------------------------------------------
+
+    async def join_and_sync(self) -> None:
+        snapshot = await self._request("conversation:join", {"conversationId": self.id})
+        self.joined = True
+        self.members = {m["userId"]: Member.from_wire(m) for m in snapshot.get("members", [])}
+        await self.sync()
+        if snapshot.get("lastSeq", 0) > self.store.contiguous_seq:
+            await self.sync()
+
+    async def sync(self) -> None:
+        """Fetch everything after the last seq held (coalesces concurrent requests)."""
+        if self._sync_lock.locked():
+            self._sync_again = True
+            return
+        async with self._sync_lock:
+            while True:
+                self._sync_again = False
+                while True:
+                    page = await self._request(
+                        "messages:sync",
+                        {"conversationId": self.id, "afterSeq": self.store.contiguous_seq, "limit": 500},
+                    )
+                    for wire in page["messages"]:
+                        self.store.merge(wire)
+                    if not page["hasMore"] or not page["messages"]:
+                        break
+                if not self._sync_again:
+                    break
+        self._changed()
+        await self._acknowledge_delivery()
+
+    def message_new(self, wire: dict[str, Any]) -> None:
+        before = self.store.contiguous_seq
+        self.store.merge(wire)
+        self._changed()
+        if wire["seq"] > before + 1:
+            spawn(self._guarded(self.sync()))  # a gap: fetch what was skipped
+        else:
+            spawn(self._guarded(self._acknowledge_delivery()))
+
+    def sent(self, item: OutboxItem, outcome: dict[str, Any] | ParleyError) -> None:
+        if isinstance(outcome, ParleyError):
+            message = self.store.pending(item.client_message_id)
+            if message is not None:
+                message.status, message.error = MessageStatus.FAILED, outcome
+        else:
+            self.store.confirm(item.client_message_id, outcome["message"])
+        self._changed()
+
+    def presence(self, user_id: str, online: bool) -> None:
+        self.members.setdefault(user_id, Member(user_id)).online = online
+        self._changed()
+
+    def receipt(self, kind: str, user_id: str, up_to_seq: int) -> None:
+        member = self.members.setdefault(user_id, Member(user_id))
+        if kind == "read":
+            member.last_read_seq = max(member.last_read_seq, up_to_seq)
+        member.last_delivered_seq = max(member.last_delivered_seq, up_to_seq)
+        self._changed()
+
+    def disconnected(self) -> None:
+        self.joined = False
+        self.typing.clear()
+        for member in self.members.values():
+            member.online = False
+        self._changed()
+
+    # ---- internals -------------------------------------------------------------------
+
+    async def _acknowledge_delivery(self) -> None:
+        seq = self.store.contiguous_seq
+        if seq > self._delivered_sent and self._connection.connected:
+            self._delivered_sent = seq
+            await self._request("message:delivered", {"conversationId": self.id, "upToSeq": seq})
+
+    async def _request(self, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+        ack = await within(self._clock, REQUEST_TIMEOUT_S, self._connection.call(event, payload))
+        if not (isinstance(ack, dict) and ack.get("ok") is True):
+            raise error_from_ack(ack)
+        return ack
+
+    async def _emit_typing(self, event: str) -> None:
+        await self._connection.emit(event, {"conversationId": self.id})
+
+    async def _guarded(self, work: Awaitable[None]) -> None:
+        try:
+            await work
+        except Exception as exc:
+            log.info("conversation %s: %r (retried at the next sync)", self.id, exc)
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(self)
+            except Exception:
+                log.exception("a conversation listener failed")
