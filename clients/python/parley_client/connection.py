@@ -170,6 +170,10 @@ class Connection:
         self._lost.set()
         if self.sio.connected:
             await self.sio.disconnect()
+        # After a failed attempt python-engineio keeps its aiohttp session open; close it.
+        http = getattr(self.sio.eio, "http", None)
+        if http is not None and not http.closed:
+            await http.close()
         self._set_state(ConnectionState.DISCONNECTED)
 
 

@@ -1,0 +1,93 @@
+"""A TCP proxy that misbehaves on command, between clients and a gateway.
+
+- ``cut()``: close every connection now (both sides see it at once), keep accepting.
+- ``blackhole()``: keep connections open but forward nothing, either way, and hold new
+  ones the same: the link is dead and nobody is told (only pings can notice).
+- ``delay(s)``: forward everything ``s`` seconds late.
+- ``heal()``: back to a plain pipe for new connections (a black-holed one stays dead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+
+class FaultyProxy:
+    def __init__(self, target_port: int) -> None:
+        self._target = target_port
+        self.port = 0
+        self._mode = "pass"
+        self._delay_s = 0.0
+        self._links: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter, asyncio.Event]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.connections = 0
+
+    def cut(self) -> None:
+        for client, upstream, _ in list(self._links):
+            for writer in (client, upstream):
+                with contextlib.suppress(Exception):
+                    writer.transport.abort()
+        self._links.clear()
+
+    def blackhole(self) -> None:
+        self._mode = "blackhole"
+        for _, _, dead in self._links:
+            dead.set()
+
+    def delay(self, seconds: float) -> None:
+        self._mode, self._delay_s = "pass", seconds
+
+    def heal(self) -> None:
+        self._mode, self._delay_s = "pass", 0.0
+
+    async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", self._target)
+        except OSError:
+            client_writer.transport.abort()
+            return
+        dead = asyncio.Event()
+        if self._mode == "blackhole":
+            dead.set()
+        link = (client_writer, writer, dead)
+        self._links.add(link)
+        for source, sink in ((client_reader, writer), (reader, client_writer)):
+            task = asyncio.create_task(self._pipe(source, sink, dead))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dead: asyncio.Event
+    ) -> None:
+        try:
+            while data := await reader.read(65536):
+                if dead.is_set():
+                    continue  # swallowed
+                if self._delay_s:
+                    await asyncio.sleep(self._delay_s)
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            if not dead.is_set():
+                with contextlib.suppress(Exception):
+                    writer.transport.abort()
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[FaultyProxy]:
+        server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = server.sockets[0].getsockname()[1]
+        try:
+            yield self
+        finally:
+            server.close()
+            self.cut()
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await server.wait_closed()
