@@ -30,7 +30,7 @@ def wire(seq: int) -> dict[str, Any]:
     }
 
 
-def median_ms(work: Callable[[], None], runs: int = 5) -> float:
+def median_ms(work: Callable[[], object], runs: int = 5) -> float:
     times = []
     for _ in range(runs):
         started = time.perf_counter()

@@ -1,6 +1,9 @@
-"""``parley``: run the embedded default (all three services in one process)."""
+"""``parley``: run the embedded default (all three services in one process);
+``parley chat|token|send``: the terminal client (``parley_client.cli``)."""
 
 from __future__ import annotations
+
+import sys
 
 from parley_common.config import load_settings_or_exit
 from parley_common.serve import serve
@@ -29,7 +32,16 @@ def banner(settings: EmbeddedSettings) -> str:
     return "\n".join(lines) + "\n"
 
 
+CLIENT_COMMANDS = {"chat", "token", "send"}
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] in CLIENT_COMMANDS:
+        # `parley chat|token|send`: the client side, from the Python SDK.
+        from parley_client.cli import main as client_main
+
+        client_main(sys.argv[1:])
+        return
     settings = EmbeddedSettings(
         messages=load_settings_or_exit(MessagesSettings),
         gateway=load_settings_or_exit(GatewaySettings),

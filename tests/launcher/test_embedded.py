@@ -111,3 +111,17 @@ async def test_sigterm_exits_cleanly(tmp_path: Path) -> None:
     process.terminate()
 
     assert await asyncio.wait_for(process.wait(), 15) == 0
+
+
+async def test_parley_token_mints_a_dev_token(embedded: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "parley_launcher", "token", "--url", embedded, "--user", "alice",
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    output, _ = await asyncio.wait_for(process.communicate(), 30)
+
+    assert process.returncode == 0
+    token = output.decode().strip()
+    async with httpx.AsyncClient(base_url=embedded) as client:
+        listed = await client.get("/api/conversations", headers={"Authorization": f"Bearer {token}"})
+    assert listed.status_code == 200

@@ -1,0 +1,135 @@
+"""``parley chat`` / ``parley token`` / ``parley send``: the SDK from a terminal or a script.
+
+Tokens come from ``--token`` or, against a server in DEV_MODE (``make run``), from its
+dev-token route (asked again before every connection attempt, since tokens expire).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from parley_client.client import ParleyClient
+from parley_client.errors import ParleyError
+from parley_client.models import MessageStatus
+
+TokenProvider = Callable[[], Awaitable[str]]
+
+
+def token_provider(url: str, user: str | None, token: str | None) -> TokenProvider:
+    async def fixed() -> str:
+        assert token is not None
+        return token
+
+    async def dev() -> str:
+        return await dev_token(url, user or "")
+
+    if token:
+        return fixed
+    if not user:
+        raise SystemExit("give --user (a server in DEV_MODE mints tokens) or --token")
+    return dev
+
+
+async def dev_token(url: str, user: str) -> str:
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        answer = await http.post("/api/dev/token", json={"userId": user})
+    if answer.status_code == 404:
+        raise SystemExit("this server has no dev tokens (DEV_MODE is off): pass --token")
+    answer.raise_for_status()
+    token: str = answer.json()["token"]
+    return token
+
+
+async def new_conversation(url: str, token: str, members: list[str]) -> str:
+    async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+        answer = await http.post(
+            "/api/conversations", json={"memberIds": members}, headers={"Authorization": f"Bearer {token}"}
+        )
+    answer.raise_for_status()
+    conversation_id: str = answer.json()["id"]
+    return conversation_id
+
+
+async def conversation_for(args: argparse.Namespace, tokens: TokenProvider) -> str:
+    if args.conversation:
+        conversation_id: str = args.conversation
+        return conversation_id
+    members = [m.strip() for m in (args.with_ or "").split(",") if m.strip()]
+    conversation_id = await new_conversation(args.url, await tokens(), members)
+    print(f"new conversation {conversation_id} (others join with --conversation {conversation_id})")
+    return conversation_id
+
+
+async def chat(args: argparse.Namespace) -> None:
+    from parley_client.tui import ChatApp
+
+    tokens = token_provider(args.url, args.user, args.token)
+    conversation_id = await conversation_for(args, tokens)
+    async with ParleyClient(args.url, token_provider=tokens, outbox_path=args.outbox) as client:
+        await ChatApp(client, conversation_id).run_async()
+
+
+async def send(args: argparse.Namespace) -> int:
+    tokens = token_provider(args.url, args.user, args.token)
+    async with ParleyClient(args.url, token_provider=tokens) as client:
+        await asyncio.wait_for(client.wait_connected(), args.wait)
+        conversation = await client.open(args.conversation)
+        message = await conversation.send(args.body)
+        done = asyncio.Event()
+        conversation.on_change(lambda _: done.set() if message.status != MessageStatus.SENDING else None)
+        await asyncio.wait_for(done.wait(), args.wait)
+    if message.status == MessageStatus.FAILED:
+        error = message.error or ParleyError("failed")
+        print(f"not sent: {error.code}: {error.message}", file=sys.stderr)
+        return 1
+    print(json.dumps({"id": message.id, "seq": message.seq, "conversationId": message.conversation_id}))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="parley", description="Parley from the terminal")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    def common(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--url", default="http://127.0.0.1:8000", help="the gateway (default %(default)s)"
+        )
+        command.add_argument("--user", help="user id (dev tokens, DEV_MODE servers only)")
+        command.add_argument("--token", help="a JWT to use instead of a dev token")
+
+    chat_cmd = commands.add_parser("chat", help="chat in a conversation, full screen")
+    common(chat_cmd)
+    chat_cmd.add_argument("--conversation", help="conversation id (default: create one)")
+    chat_cmd.add_argument("--with", dest="with_", help="comma-separated members of a new conversation")
+    chat_cmd.add_argument("--outbox", help="SQLite file keeping unsent messages across restarts")
+
+    token_cmd = commands.add_parser("token", help="print a dev token (DEV_MODE servers)")
+    token_cmd.add_argument("--url", default="http://127.0.0.1:8000")
+    token_cmd.add_argument("--user", required=True)
+
+    send_cmd = commands.add_parser("send", help="send one message and print its id and seq")
+    common(send_cmd)
+    send_cmd.add_argument("--conversation", required=True)
+    send_cmd.add_argument("--body", required=True)
+    send_cmd.add_argument("--wait", type=float, default=30.0, help="seconds to wait for the ack")
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    if args.command == "token":
+        print(asyncio.run(dev_token(args.url, args.user)))
+    elif args.command == "send":
+        raise SystemExit(asyncio.run(send(args)))
+    else:
+        asyncio.run(chat(args))
+
+
+if __name__ == "__main__":
+    main()
