@@ -125,3 +125,25 @@ async def test_parley_token_mints_a_dev_token(embedded: str) -> None:
     async with httpx.AsyncClient(base_url=embedded) as client:
         listed = await client.get("/api/conversations", headers={"Authorization": f"Bearer {token}"})
     assert listed.status_code == 200
+
+
+async def test_the_sdk_readme_example_runs(embedded: str) -> None:
+    readme = (Path(__file__).parents[2] / "clients" / "python" / "README.md").read_text()
+    example = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    async with httpx.AsyncClient(base_url=embedded) as client:
+        token = (await client.post("/api/dev/token", json={"userId": "alice"})).json()["token"]
+        created = await client.post(
+            "/api/conversations", json={"memberIds": ["bob"]}, headers={"Authorization": f"Bearer {token}"}
+        )
+    example = example.replace("http://127.0.0.1:8000", embedded).replace(
+        "<conversation id>", created.json()["id"]
+    )
+    example = example.replace('outbox_path="outbox.db"', "outbox_path=None")
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", example, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 30)
+
+    assert process.returncode == 0, output.decode()
+    assert "('hello', 'sent')" in output.decode()
