@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 from parley_common.config import load_settings_or_exit
+from parley_common.observability import configure_logging
 from parley_common.serve import serve
 from parley_gateway.config import GatewaySettings
 from parley_launcher.compose import EmbeddedApp, EmbeddedSettings
@@ -47,6 +48,7 @@ def main() -> None:
         gateway=load_settings_or_exit(GatewaySettings),
         presence=load_settings_or_exit(PresenceSettings),
     )
+    configure_logging("parley", json_lines=settings.messages.json_logs, level=settings.messages.log_level)
     # Before the event loop starts: Alembic's env runs its own loop.
     upgrade(settings.messages.database_url)
     app = EmbeddedApp(settings, banner=banner(settings))

@@ -9,7 +9,7 @@ them all.
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any, Self, TypeVar
+from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -43,6 +43,18 @@ class ParleySettings(BaseSettings):
     )
     port: int = Field(default=8000, ge=1, le=65535, description="PORT: HTTP port to listen on.")
     host: str = Field(default="0.0.0.0", description="HOST: interface to listen on.")
+    log_format: Literal["json", "text"] | None = Field(
+        default=None,
+        description="LOG_FORMAT: `json` (one object per line, for log pipelines) or `text`. "
+        "Default: json, text in DEV_MODE.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="LOG_LEVEL: the least severe level logged."
+    )
+
+    @property
+    def json_logs(self) -> bool:
+        return self.log_format == "json" or (self.log_format is None and not self.dev_mode)
 
 
 class JwtSettings(ParleySettings):

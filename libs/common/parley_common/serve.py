@@ -37,9 +37,10 @@ def serve(
     """Serve ``app`` with one worker (Socket.IO long-polling needs every request on one process)."""
     # No access log: a long-polling client alone makes a request every ping interval.
     options.setdefault("access_log", False)
+    options.setdefault("log_config", None)  # logging is set up by configure_logging()
     # Chat frames are small: compressing each costs more CPU than the bytes it saves.
     options.setdefault("ws_per_message_deflate", False)
-    config = uvicorn.Config(app, host=host, port=port, workers=1, log_level="info", **options)
+    config = uvicorn.Config(app, host=host, port=port, workers=1, **options)
     # uvicorn handles SIGTERM, shuts down gracefully, then re-raises the signal to the handler
     # that was installed before it: make that one a clean exit, not death by signal.
     signal.signal(signal.SIGTERM, _exit_cleanly)

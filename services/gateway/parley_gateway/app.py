@@ -24,6 +24,7 @@ from parley_common.bus import Bus, RedisBus
 from parley_common.config import ConfigError
 from parley_common.errors import Unavailable
 from parley_common.http import install_error_handlers, probe_router
+from parley_common.observability import RequestIdMiddleware, metrics_router
 from parley_common.presence import RedisReportSink, ReportSink
 from parley_common.redis_client import create_redis
 from parley_gateway import api_proxy
@@ -119,6 +120,8 @@ def create_app(
     )
     app.state.drain = drain
     install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(metrics_router())
     app.include_router(probe_router(ready))
     if settings.api_proxy_url:
         app.include_router(api_proxy.router())

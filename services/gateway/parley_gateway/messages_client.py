@@ -19,7 +19,9 @@ import orjson
 from starlette.types import ASGIApp
 
 from parley_common.errors import InternalError, ParleyError, Unavailable
+from parley_common.observability import REQUEST_ID_HEADER, new_request_id, request_id
 from parley_gateway.config import GatewaySettings
+from parley_gateway.metrics import INTERNAL_CALLS
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +33,7 @@ _KEEPALIVE_S = 4.0
 class Transport(Protocol):
     """POSTs a JSON body to the internal API; returns (status, body)."""
 
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]: ...
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]: ...
 
     async def aclose(self) -> None: ...
 
@@ -44,10 +46,10 @@ class NetworkTransport:
         connector = aiohttp.TCPConnector(limit=connections, keepalive_timeout=_KEEPALIVE_S)
         self._session = aiohttp.ClientSession(base_url=base_url, headers=headers, connector=connector)
 
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         for attempt in (1, 2):
             try:
-                async with self._session.post(path, data=body) as response:
+                async with self._session.post(path, data=body, headers=headers) as response:
                     return response.status, await response.read()
             except aiohttp.ClientConnectorError:
                 # The connection was never made, so the request was never seen: safe to repeat once.
@@ -67,8 +69,8 @@ class InProcessTransport:
             transport=httpx.ASGITransport(app=app), base_url="http://messages", headers=headers
         )
 
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        response = await self._client.post(path, content=body)
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        response = await self._client.post(path, content=body, headers=headers)
         return response.status_code, response.content
 
     async def aclose(self) -> None:
@@ -98,25 +100,27 @@ class MessagesClient:
         await self._transport.aclose()
 
     async def send(self, body: Answer) -> Answer:
-        return await self._post("internal/v1/messages", body)
+        return await self._post("send", "internal/v1/messages", body)
 
     async def join(self, conversation_id: str, user_id: str) -> Answer:
-        return await self._post(f"{_conversation(conversation_id)}/join", {"userId": user_id})
+        return await self._post("join", f"{_conversation(conversation_id)}/join", {"userId": user_id})
 
     async def access(self, conversation_id: str, user_id: str) -> Answer:
-        return await self._post(f"{_conversation(conversation_id)}/access", {"userId": user_id})
+        return await self._post("access", f"{_conversation(conversation_id)}/access", {"userId": user_id})
 
     async def sync(self, conversation_id: str, body: Answer) -> Answer:
-        return await self._post(f"{_conversation(conversation_id)}/sync", body)
+        return await self._post("sync", f"{_conversation(conversation_id)}/sync", body)
 
     async def mark(self, conversation_id: str, kind: str, body: Answer) -> Answer:
-        return await self._post(f"{_conversation(conversation_id)}/{kind}", body)
+        return await self._post(kind, f"{_conversation(conversation_id)}/{kind}", body)
 
-    async def _post(self, path: str, body: Answer) -> Answer:
+    async def _post(self, call: str, path: str, body: Answer) -> Answer:
+        headers = {REQUEST_ID_HEADER: request_id.get() or new_request_id()}
         try:
             # One deadline for everything: pool wait, connect, request, answer.
-            async with asyncio.timeout(self._timeout_s):
-                status, content = await self._transport.post(path, orjson.dumps(body))
+            with INTERNAL_CALLS.labels(call).time():
+                async with asyncio.timeout(self._timeout_s):
+                    status, content = await self._transport.post(path, orjson.dumps(body), headers)
         except TimeoutError:
             raise Unavailable("the messages service did not answer in time; nothing was stored") from None
         except (aiohttp.ClientError, httpx.TransportError, OSError) as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from parley_common.config import load_settings_or_exit
+from parley_common.observability import configure_logging
 from parley_common.serve import serve
 from parley_messages.app import create_app
 from parley_messages.config import MessagesSettings
@@ -16,6 +17,7 @@ def main() -> None:
     parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
     args = parser.parse_args()
     settings = load_settings_or_exit(MessagesSettings)
+    configure_logging("messages", json_lines=settings.json_logs, level=settings.log_level)
     if args.command == "migrate":
         upgrade(settings.database_url)
         return

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from parley_common.auth import TokenVerifier
 from parley_common.bus import Bus, InProcessBus, RedisBus
 from parley_common.http import BodySizeLimit, install_error_handlers, probe_router
+from parley_common.observability import RequestIdMiddleware, metrics_router
 from parley_common.presence import OnlineReader, RedisOnlineReader
 from parley_common.ratelimit import SendRateLimiter
 from parley_common.redis_client import create_redis
@@ -71,7 +72,9 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(metrics_router())
     app.include_router(probe_router(_database_ready))
     app.include_router(public.router)
     app.include_router(internal.router)

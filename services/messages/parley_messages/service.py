@@ -35,6 +35,7 @@ from parley_common.wire import (
     SyncQuery,
     SyncResult,
 )
+from parley_messages.metrics import DUPLICATES, RATE_LIMITED, STORED
 from parley_messages.store import Access, MessageStore, WatermarkKind, WatermarkMove
 
 log = logging.getLogger(__name__)
@@ -131,11 +132,13 @@ class MessagesService:
         )
         _require_member(access)
         if stored is not None:
+            DUPLICATES.inc()
             return SendResult(message=stored, duplicate=True)
 
         async def admit() -> None:
             retry_after_ms = await self._limiter.acquire(sender_id)
             if retry_after_ms:
+                RATE_LIMITED.inc()
                 raise RateLimited(retry_after_ms=retry_after_ms)
 
         message = await self._store.insert_message_txn(
@@ -154,7 +157,9 @@ class MessagesService:
             )
             if stored is None:
                 raise NotFound()
+            DUPLICATES.inc()
             return SendResult(message=stored, duplicate=True)
+        STORED.inc()
         await self._announce(
             RoomEvent(
                 conversation_id=conversation_id,

@@ -53,12 +53,13 @@ return 2
 # KEYS: leader, pending
 # ARGV: me, now_ms, at, channel, key base, limit
 # Announces user:offline for every pair whose grace period is over and who did not come
-# back. Returns the number of pairs handled, -1 when not the leader.
+# back. Returns the number of offline announcements, -1 when not the leader.
 EXPIRE = (
     _PRELUDE
     + """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[6]))
+local announced = 0
 for _, member in ipairs(due) do
   redis.call('ZREM', KEYS[2], member)
   local length, rest = string.match(member, '^(%d+):(.*)$')
@@ -67,10 +68,11 @@ for _, member in ipairs(due) do
   if redis.call('SCARD', ARGV[5] .. ':sockets:' .. member) == 0 then
     if redis.call('SREM', ARGV[5] .. ':online:' .. conversation, user) == 1 then
       announce(ARGV[4], 'user:offline', conversation, user, ARGV[3])
+      announced = announced + 1
     end
   end
 end
-return #due
+return announced
 """
 )
 

@@ -8,7 +8,7 @@ and any gateway, is joined to C. The state changes only here:
   cancels (a quick reconnect makes no flicker). A leave of the last socket starts the
   grace period (PRESENCE_GRACE_MS); the user still counts as online during it.
 - :meth:`PresenceService.expire` announces ``user:offline`` for each grace period that
-  ran out with no socket back.
+  ran out with no socket back (the store returns how many it announced).
 - :meth:`PresenceService.reap` drops the sockets of every gateway whose liveness key
   expired (killed without clean disconnects); their users go through the grace period.
 
@@ -25,8 +25,9 @@ import time
 from collections.abc import Callable
 
 from parley_common.timefmt import format_ts_ms
+from parley_presence.metrics import LEADER, REAPED, REPORTS, TRANSITIONS
 from parley_presence.reports import ReportSource
-from parley_presence.store import NOT_LEADER, PresenceStore
+from parley_presence.store import CAME_ONLINE, NOT_LEADER, PresenceStore
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class PresenceService:
             log.info("presence replica %s leads", self.me)
             await self._source.take_over()
         self.leading = leading
+        LEADER.set(1 if leading else 0)
         return leading
 
     async def apply_waiting(self, *, block_ms: int) -> int:
@@ -93,19 +95,25 @@ class PresenceService:
                 )
                 if result == NOT_LEADER:
                     raise NotLeader()
+                if result == CAME_ONLINE:
+                    TRANSITIONS.labels("online").inc()
                 applied.append(entry_id)
         finally:
             await self._source.ack(applied)
+            REPORTS.inc(len(applied))
         return len(applied)
 
     async def expire(self) -> None:
         now = self._clock()
-        if await self._store.expire_due(self.me, now_ms=now, at=format_ts_ms(now)) == NOT_LEADER:
+        went_offline = await self._store.expire_due(self.me, now_ms=now, at=format_ts_ms(now))
+        if went_offline == NOT_LEADER:
             raise NotLeader()
+        TRANSITIONS.labels("offline").inc(went_offline)
 
     async def reap(self) -> None:
         for gateway in await self._store.dead_gateways():
             dropped = await self._store.reap(self.me, gateway, due_ms=self._clock() + self._grace_ms)
             if dropped == NOT_LEADER:
                 raise NotLeader()
+            REAPED.inc(dropped)
             log.warning("gateway %s stopped heartbeating: dropped its %d socket(s)", gateway, dropped)

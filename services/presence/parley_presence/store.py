@@ -156,13 +156,15 @@ class MemoryPresenceStore:
 
     async def expire_due(self, me: str, *, now_ms: int, at: str) -> int:
         due = [key for key, when in self._pending.items() if when <= now_ms]
+        announced = 0
         for key in due:
             del self._pending[key]
             conversation, user = key
             if not self._sockets.get(key) and user in self._online[conversation]:
                 self._online[conversation].discard(user)
                 await self._announce("user:offline", key, at)
-        return len(due)
+                announced += 1
+        return announced
 
     async def dead_gateways(self) -> list[str]:
         return []

@@ -12,6 +12,7 @@ Joins and leaves are reported to the presence service, which announces who is on
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -20,10 +21,12 @@ from pydantic import StrictStr, StringConstraints
 
 from parley_common.auth import AuthError, TokenVerifier
 from parley_common.errors import InternalError, InvalidPayload, ParleyError, Unavailable
+from parley_common.observability import new_request_id, request_id
 from parley_common.wire import ClientMessageId, ConversationRef, Receipt, SyncRequest, parse_payload
 from parley_gateway.drain import Drain
 from parley_gateway.expiry import TokenExpiry
 from parley_gateway.messages_client import Answer, MessagesClient
+from parley_gateway.metrics import CONNECTED, EVENTS, REFUSED, SEND_ACK
 from parley_gateway.presence_reporter import PresenceReporter
 from parley_gateway.rooms import conversation_room, user_room
 from parley_gateway.sio.handshake import authenticate
@@ -84,7 +87,20 @@ class ChatNamespace(socketio.AsyncNamespace):
         return await self._answer(event, sid, payload)
 
     async def _answer(self, event: str, sid: str, payload: Any) -> dict[str, Any]:
-        """Run one event's handler and build its ack envelope (PROTOCOL §3)."""
+        """Run one event's handler, build its ack envelope (PROTOCOL §3), count it."""
+        started = time.perf_counter()
+        token = request_id.set(new_request_id())  # follows the event into the messages service
+        try:
+            ack = await self._run(event, sid, payload)
+        finally:
+            request_id.reset(token)
+        outcome = "ok" if ack["ok"] else ack["error"]["code"]
+        EVENTS.labels(event if event in self._handlers else "unknown", outcome).inc()
+        if event == "message:send":
+            SEND_ACK.observe(time.perf_counter() - started)
+        return ack
+
+    async def _run(self, event: str, sid: str, payload: Any) -> dict[str, Any]:
         handler = self._handlers.get(event)
         state = self.sessions.get(sid)
         if handler is None:
@@ -109,7 +125,9 @@ class ChatNamespace(socketio.AsyncNamespace):
         try:
             handshake = authenticate(self._verifier, environ, auth)
         except AuthError as exc:
+            REFUSED.labels(exc.code.value).inc()
             raise socketio.exceptions.ConnectionRefusedError(exc.code.value, exc.to_data()) from None
+        CONNECTED.inc()
         principal = handshake.principal
         state = SocketState(
             sid=sid, user_id=principal.user_id, device_id=handshake.device_id, expires_at=principal.expires_at
@@ -129,6 +147,7 @@ class ChatNamespace(socketio.AsyncNamespace):
         state = self.sessions.pop(sid)
         if state is None:
             return
+        CONNECTED.dec()
         if state.expiry is not None:
             state.expiry.cancel()
         for conversation_id in state.joined:

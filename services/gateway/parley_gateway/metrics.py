@@ -1,0 +1,24 @@
+"""The gateway's Prometheus metrics (served at /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+CONNECTED = Gauge("parley_gateway_connected_sockets", "Sockets connected to this gateway.")
+REFUSED = Counter("parley_gateway_connections_refused_total", "Handshakes refused, by code.", ["code"])
+EVENTS = Counter(
+    "parley_gateway_events_total",
+    "Client events answered, by event and outcome (ok or the error code).",
+    ["event", "outcome"],
+)
+SEND_ACK = Histogram(
+    "parley_gateway_send_ack_seconds", "message:send received to ack sent.", buckets=LATENCY_BUCKETS
+)
+INTERNAL_CALLS = Histogram(
+    "parley_gateway_internal_call_seconds",
+    "Calls to the messages service's internal API, by call.",
+    ["call"],
+    buckets=LATENCY_BUCKETS,
+)

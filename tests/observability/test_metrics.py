@@ -1,0 +1,74 @@
+"""/metrics: the counters an operator watches move when things happen."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import socketio
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.gateway.conftest import Stack, message_payload
+from tests.support.sockets import SocketClient
+
+
+async def scrape(stack: Stack) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    answer = await stack.http.get("/metrics")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain")
+    values = {}
+    for family in text_string_to_metric_families(answer.text):
+        for sample in family.samples:
+            values[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return values
+
+
+def value(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+async def test_socket_and_message_counters_move(stack: Stack, user: Callable[[str], str]) -> None:
+    alice, bob, conversation = await stack.pair(user)
+    before = await scrape(stack)
+
+    sender = await stack.joined(alice, conversation)
+    await stack.joined(bob, conversation)
+    payload = message_payload(conversation)
+    await sender.call("message:send", payload)
+    await sender.call("message:send", payload)  # a retry: duplicate
+    await sender.call("message:send", {"nope": 1})
+    refused = SocketClient(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await refused.connect(stack.url)  # no token
+    await refused.close()
+    after = await scrape(stack)
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert moved("parley_gateway_connected_sockets") == 2
+    assert moved("parley_gateway_events_total", event="message:send", outcome="ok") == 2
+    assert moved("parley_gateway_events_total", event="message:send", outcome="invalid_payload") == 1
+    assert moved("parley_gateway_events_total", event="conversation:join", outcome="ok") == 2
+    assert moved("parley_gateway_send_ack_seconds_count") == 3
+    assert moved("parley_gateway_internal_call_seconds_count", call="send") == 2
+    assert moved("parley_gateway_connections_refused_total", code="auth_missing") == 1
+    assert moved("parley_messages_stored_total") == 1
+    assert moved("parley_messages_duplicates_total") == 1
+    assert moved("parley_presence_transitions_total", kind="online") >= 2
+
+
+async def test_rate_limited_sends_are_counted(stack: Stack, user: Callable[[str], str]) -> None:
+    alice = user("alice")
+    conversation = await stack.conversation(alice)
+    client = await stack.socket(alice)
+    before = await scrape(stack)
+
+    for _ in range(12):
+        await client.call("message:send", message_payload(conversation))
+    after = await scrape(stack)
+
+    limited = value(after, "parley_messages_rate_limited_total") - value(
+        before, "parley_messages_rate_limited_total"
+    )
+    assert limited >= 1
