@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
+from pydantic import Field
+
 from parley_common.wire import Body, ClientMessageId, Id, Seq, SyncQuery, WireModel
+
+MAX_BATCH = 500
 
 
 class InternalUser(WireModel):
@@ -19,6 +25,11 @@ class InternalSend(InternalUser):
     @property
     def sender_id(self) -> str:
         return self.user_id
+
+
+class InternalSendBatch(WireModel):
+    # Items are validated one by one, so that one bad send is refused alone.
+    sends: Annotated[list[dict[str, Any]], Field(min_length=1, max_length=MAX_BATCH)]
 
 
 class InternalSync(SyncQuery, InternalUser):

@@ -102,6 +102,12 @@ class MessagesClient:
     async def send(self, body: Answer) -> Answer:
         return await self._post("send", "internal/v1/messages", body)
 
+    async def send_batch(self, bodies: list[Answer]) -> list[Answer]:
+        """Several sends in one call; one answer per send, in order (ack bodies)."""
+        answer = await self._post("send_batch", "internal/v1/messages/batch", {"sends": bodies})
+        results: list[Answer] = answer["results"]
+        return results
+
     async def join(self, conversation_id: str, user_id: str) -> Answer:
         return await self._post("join", f"{_conversation(conversation_id)}/join", {"userId": user_id})
 

@@ -29,6 +29,7 @@ from parley_gateway.messages_client import Answer, MessagesClient
 from parley_gateway.metrics import CONNECTED, EVENTS, REFUSED, SEND_ACK
 from parley_gateway.presence_reporter import PresenceReporter
 from parley_gateway.rooms import conversation_room, user_room
+from parley_gateway.send_batcher import SendBatcher
 from parley_gateway.sio.handshake import authenticate
 from parley_gateway.sio.sessions import Sessions, SocketState
 
@@ -60,6 +61,7 @@ class ChatNamespace(socketio.AsyncNamespace):
         super().__init__("/")
         self._verifier = verifier
         self._messages = messages
+        self._sends = SendBatcher(messages)
         self._expiry = expiry
         self._drain = drain
         self._presence = presence
@@ -159,7 +161,7 @@ class ChatNamespace(socketio.AsyncNamespace):
 
     async def on_message_send(self, state: SocketState, payload: Any) -> Answer:
         request = parse_payload(SendPayload, payload)
-        result = await self._messages.send(
+        result = await self._sends.send(
             {
                 "userId": state.user_id,
                 "conversationId": request.conversation_id,
