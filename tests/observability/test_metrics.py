@@ -51,7 +51,7 @@ async def test_socket_and_message_counters_move(stack: Stack, user: Callable[[st
     assert moved("parley_gateway_events_total", event="message:send", outcome="invalid_payload") == 1
     assert moved("parley_gateway_events_total", event="conversation:join", outcome="ok") == 2
     assert moved("parley_gateway_send_ack_seconds_count") == 3
-    assert moved("parley_gateway_internal_call_seconds_count", call="send") == 2
+    assert moved("parley_gateway_internal_call_seconds_count", call="send_batch") == 2
     assert moved("parley_gateway_connections_refused_total", code="auth_missing") == 1
     assert moved("parley_messages_stored_total") == 1
     assert moved("parley_messages_duplicates_total") == 1

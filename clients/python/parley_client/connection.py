@@ -133,6 +133,7 @@ class Connection:
                 spawn(_guarded(hook))
             await self._lost.wait()
             self._connected.clear()
+            await self._release_transport()
             self._set_state(ConnectionState.DISCONNECTED)
             if not self._closing:
                 await self._clock.sleep(reconnect_delay(0, self._rng))
@@ -170,11 +171,20 @@ class Connection:
         self._lost.set()
         if self.sio.connected:
             await self.sio.disconnect()
+        await self._release_transport()
         # After a failed attempt python-engineio keeps its aiohttp session open; close it.
         http = getattr(self.sio.eio, "http", None)
         if http is not None and not http.closed:
             await http.close()
         self._set_state(ConnectionState.DISCONNECTED)
+
+    async def _release_transport(self) -> None:
+        # A link that died without a close (ping timeout) leaves python-engineio's WebSocket
+        # open on our side; close it so its connection is given back, not leaked.
+        ws = getattr(self.sio.eio, "ws", None)
+        if ws is not None and not ws.closed:
+            with suppress(Exception):
+                await ws.close()
 
 
 async def _guarded(hook: Callable[[], Awaitable[None]]) -> None:
