@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from parley_common.errors import Unavailable
 from parley_common.wire import Conversation, Member, Message
 from parley_messages.models import ConversationRow, MemberRow, MessageRow
+from parley_messages.pg_send import PgSendPath, message_of
 
 conversations = ConversationRow.__table__  # type: ignore[attr-defined]
 members = MemberRow.__table__  # type: ignore[attr-defined]
@@ -99,6 +100,7 @@ class MessageStore:
         # Single statements need no BEGIN/COMMIT round trips around them.
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        self._pg = PgSendPath(engine) if engine.dialect.name == "postgresql" else None
 
     @asynccontextmanager
     async def _begin(self) -> AsyncIterator[AsyncConnection]:
@@ -228,6 +230,14 @@ class MessageStore:
         self, *, conversation_id: str, sender_id: str, client_message_id: str
     ) -> tuple[Access | None, Message | None]:
         """Access and the message stored under the idempotency key, in one round trip."""
+        if self._pg is not None:
+            found = await self._pg.send_context(
+                conversation_id=conversation_id, sender_id=sender_id, client_message_id=client_message_id
+            )
+            if found is None:
+                return None, None
+            access = Access(last_seq=found["last_seq"], is_member=bool(found["is_member"]))
+            return access, (message_of(found) if found["id"] is not None else None)
         is_member = exists().where(
             and_(members.c.conversation_id == conversations.c.id, members.c.user_id == sender_id)
         )
@@ -267,6 +277,9 @@ class MessageStore:
         ``before_commit`` runs once the row is known to be new; whatever it raises rolls
         the transaction back (the rate limit: only messages really stored are counted).
         """
+        if self._pg is not None:
+            values = (message_id, conversation_id, sender_id, client_message_id, body)
+            return await self._pg.insert_txn(values, now=now, before_commit=before_commit)
         bump = (
             update(conversations)
             .where(conversations.c.id == conversation_id)
