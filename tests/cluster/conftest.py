@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from parley_client import ParleyClient
 
 from parley_common.auth import mint_token
 from parley_gateway.config import GatewaySettings
@@ -58,6 +60,20 @@ class Cluster:
         client = await self.socket(user_id, url)
         assert (await client.call("conversation:join", {"conversationId": conversation_id}))["ok"]
         return client
+
+    @asynccontextmanager
+    async def sdk(self, user_id: str, url: str) -> AsyncIterator[ParleyClient]:
+        """A Python SDK client of ``user_id`` (started, closed at the end)."""
+
+        async def token() -> str:
+            return self.token(user_id)
+
+        client = ParleyClient(url, token_provider=token)
+        await client.start()
+        try:
+            yield client
+        finally:
+            await client.close()
 
     def gateway(self, name: str) -> ServiceProcess:
         port = free_port()

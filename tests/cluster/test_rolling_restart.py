@@ -7,11 +7,9 @@ from __future__ import annotations
 import asyncio
 import signal
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
-from parley_client import Conversation, MessageStatus, ParleyClient
+from parley_client import Conversation, MessageStatus
 
 from tests.client.conftest import until
 from tests.cluster.conftest import Cluster
@@ -21,19 +19,6 @@ from tests.support.servers import free_port
 
 pytestmark = pytest.mark.timeout(180)
 PER_USER = 60
-
-
-@asynccontextmanager
-async def client(cluster: Cluster, user_id: str, url: str) -> AsyncIterator[ParleyClient]:
-    async def token() -> str:
-        return cluster.token(user_id)
-
-    sdk = ParleyClient(url, token_provider=token)
-    await sdk.start()
-    try:
-        yield sdk
-    finally:
-        await sdk.close()
 
 
 async def chat(conversation: Conversation, who: str) -> None:
@@ -56,7 +41,7 @@ async def test_restarting_each_gateway_in_turn_loses_and_doubles_nothing(cluster
     front = free_port()
     async with failover_balancer(front, [a.port, b.port]):
         url = f"http://127.0.0.1:{front}"
-        async with client(cluster, alice, url) as alice_client, client(cluster, bob, url) as bob_client:
+        async with cluster.sdk(alice, url) as alice_client, cluster.sdk(bob, url) as bob_client:
             await alice_client.wait_connected()
             await bob_client.wait_connected()
             conversations = [await alice_client.open(conversation_id), await bob_client.open(conversation_id)]

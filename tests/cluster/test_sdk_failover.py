@@ -4,11 +4,9 @@ other gateway and, after sync, hold every acked message exactly once."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
-from parley_client import Conversation, MessageStatus, ParleyClient
+from parley_client import Conversation, MessageStatus
 
 from tests.client.conftest import until
 from tests.cluster.conftest import Cluster
@@ -17,19 +15,6 @@ from tests.support.servers import free_port
 
 pytestmark = pytest.mark.timeout(120)
 COUNT = 40
-
-
-@asynccontextmanager
-async def client(cluster: Cluster, user_id: str, url: str) -> AsyncIterator[ParleyClient]:
-    async def token() -> str:
-        return cluster.token(user_id)
-
-    sdk = ParleyClient(url, token_provider=token)
-    await sdk.start()
-    try:
-        yield sdk
-    finally:
-        await sdk.close()
 
 
 def all_sent(conversation: Conversation) -> bool:
@@ -44,7 +29,7 @@ async def test_kill_9_mid_run_loses_nothing(cluster: Cluster) -> None:
     front = free_port()
     async with failover_balancer(front, [a.port, b.port]):
         url = f"http://127.0.0.1:{front}"
-        async with client(cluster, alice, url) as alice_client, client(cluster, bob, url) as bob_client:
+        async with cluster.sdk(alice, url) as alice_client, cluster.sdk(bob, url) as bob_client:
             await alice_client.wait_connected()
             await bob_client.wait_connected()
             mine = await alice_client.open(conversation_id)
