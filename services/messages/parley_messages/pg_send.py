@@ -100,3 +100,68 @@ class PgSendPath:
                 return message_of(row)
         except Duplicate:
             return None
+
+
+BATCH_CONTEXT = """
+SELECT i.ord, c.last_seq,
+       EXISTS (SELECT 1 FROM conversation_members m
+               WHERE m.conversation_id = c.id AND m.user_id = i.sender_id) AS is_member,
+       msg.id, msg.conversation_id, msg.sender_id, msg.client_message_id, msg.body, msg.seq,
+       msg.created_at
+FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
+     AS i(conversation_id, sender_id, client_message_id, ord)
+LEFT JOIN conversations c ON c.id = i.conversation_id
+LEFT JOIN messages msg ON msg.sender_id = i.sender_id AND msg.client_message_id = i.client_message_id
+ORDER BY i.ord
+"""
+BUMP_BY = "UPDATE conversations SET last_seq = last_seq + $2 WHERE id = $1 RETURNING last_seq"
+INSERT_MANY = """
+INSERT INTO messages (id, conversation_id, sender_id, client_message_id, body, seq, created_at)
+SELECT id, conversation_id, sender_id, client_message_id, body, seq, $7
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+     AS r(id, conversation_id, sender_id, client_message_id, body, seq)
+ON CONFLICT (sender_id, client_message_id) DO NOTHING
+RETURNING id, conversation_id, sender_id, client_message_id, body, seq, created_at
+"""
+
+
+class PgBatchPath(PgSendPath):
+    """Many sends in one round trip for the checks and one transaction for the inserts."""
+
+    async def batch_context(self, keys: list[tuple[str, str, str]]) -> list[Any]:
+        """Per (conversation, sender, clientMessageId): last_seq (None: no such conversation),
+        is_member, and the message already stored under the key (id None: none)."""
+        columns = [list(column) for column in zip(*keys, strict=True)]
+        async with self._raw() as conn:
+            return list(await conn.fetch(BATCH_CONTEXT, *columns))
+
+    async def insert_batch_txn(
+        self, rows: list[tuple[str, str, str, str, str]], *, created_at: datetime
+    ) -> list[Message] | None:
+        """Store new messages, seqs in row order per conversation; None (rolled back) when one
+        of the keys was taken meanwhile or a conversation vanished.
+
+        Conversations are bumped in sorted id order, so two concurrent batches always take
+        their row locks in the same order (no deadlock).
+        """
+        positions: dict[str, list[int]] = {}
+        for index, row in enumerate(rows):
+            positions.setdefault(row[1], []).append(index)
+        seqs = [0] * len(rows)
+        try:
+            async with self._raw() as conn, conn.transaction():
+                for conversation_id in sorted(positions):
+                    taken = positions[conversation_id]
+                    last = await conn.fetchval(BUMP_BY, conversation_id, len(taken))
+                    if last is None:
+                        raise Duplicate
+                    for offset, index in enumerate(taken):
+                        seqs[index] = last - len(taken) + 1 + offset
+                columns = [list(column) for column in zip(*rows, strict=True)]
+                stored = await conn.fetch(INSERT_MANY, *columns, seqs, created_at)
+                if len(stored) != len(rows):
+                    raise Duplicate
+        except Duplicate:
+            return None
+        by_id = {row["id"]: message_of(row) for row in stored}
+        return [by_id[row[0]] for row in rows]

@@ -12,14 +12,16 @@ Every change a room should hear about is published on the bus after commit.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from parley_common.bus import Bus
-from parley_common.errors import Forbidden, NotFound, RateLimited
+from parley_common.errors import Forbidden, InternalError, NotFound, ParleyError, RateLimited
 from parley_common.events import ROOM_EVENTS, RoomEvent
+from parley_common.internal_api import InternalSend
 from parley_common.presence import OnlineReader
 from parley_common.ratelimit import SendRateLimiter
 from parley_common.timefmt import utcnow_ms
@@ -29,6 +31,7 @@ from parley_common.wire import (
     CreateConversation,
     Member,
     MembersSnapshot,
+    Message,
     ReceiptMoved,
     ReceiptResult,
     SendResult,
@@ -170,6 +173,89 @@ class MessagesService:
         )
         return SendResult(message=message, duplicate=False)
 
+    async def send_batch(self, sends: list[InternalSend]) -> list[SendResult | ParleyError]:
+        """Many sends with the checks of :meth:`send_message`, in one transaction.
+
+        The same order of checks per send (membership, idempotency, rate limit), with the
+        look-ups for all of them in one query and every new message stored in one
+        transaction (one seq bump per conversation). A key repeated within the batch is
+        answered as a duplicate of its first occurrence. Should a concurrent send take one
+        of the keys between the look-up and the insert, nothing is stored and the batch is
+        redone send by send (in that rare race a send may count twice toward the rate limit).
+        """
+        if not self._store.stores_batches:
+            # SQLite serializes writers anyway: one by one, in batch order.
+            return [await self._send_or_error(s) for s in sends]
+        keys = [(s.conversation_id, s.sender_id, s.client_message_id) for s in sends]
+        contexts = await self._store.batch_context(keys)
+        results: list[SendResult | ParleyError | None] = [None] * len(sends)
+        first_of: dict[tuple[str, str], int] = {}
+        fresh: list[int] = []
+        for index, (send, (access, stored)) in enumerate(zip(sends, contexts, strict=True)):
+            results[index] = _checked(access, stored)
+            if results[index] is None and (send.sender_id, send.client_message_id) not in first_of:
+                first_of[(send.sender_id, send.client_message_id)] = index
+                fresh.append(index)
+        admitted = await self._admit([sends[i] for i in fresh])
+        for index, wait_ms in zip(fresh, admitted, strict=True):
+            if wait_ms:
+                results[index] = RateLimited(retry_after_ms=wait_ms)
+        to_store = [i for i, wait_ms in zip(fresh, admitted, strict=True) if not wait_ms]
+        await self._store_fresh(sends, to_store, results)
+        for index, send in enumerate(sends):
+            if results[index] is None:  # a repeat within the batch
+                results[index] = _as_duplicate(results[first_of[(send.sender_id, send.client_message_id)]])
+        return [r for r in results if r is not None]
+
+    async def _admit(self, sends: list[InternalSend]) -> list[int]:
+        waits = list(await asyncio.gather(*(self._limiter.acquire(s.sender_id) for s in sends)))
+        RATE_LIMITED.inc(sum(1 for wait in waits if wait))
+        return waits
+
+    async def _store_fresh(
+        self, sends: list[InternalSend], indexes: list[int], results: list[SendResult | ParleyError | None]
+    ) -> None:
+        if not indexes:
+            return
+        rows = [
+            (
+                new_id(),
+                sends[i].conversation_id,
+                sends[i].sender_id,
+                sends[i].client_message_id,
+                sends[i].body,
+            )
+            for i in indexes
+        ]
+        stored = await self._store.insert_batch_txn(rows, created_at=self._clock())
+        if stored is None:
+            for i in indexes:
+                results[i] = await self._send_or_error(sends[i])
+            return
+        STORED.inc(len(stored))
+        for i, message in zip(indexes, stored, strict=True):
+            results[i] = SendResult(message=message, duplicate=False)
+            await self._announce(
+                RoomEvent(
+                    conversation_id=message.conversation_id,
+                    event="message:new",
+                    data={"message": message.wire()},
+                    skip_socket_id=sends[i].origin_socket_id,
+                )
+            )
+
+    async def _send_or_error(self, send: InternalSend) -> SendResult | ParleyError:
+        try:
+            return await self.send_message(
+                sender_id=send.sender_id,
+                conversation_id=send.conversation_id,
+                client_message_id=send.client_message_id,
+                body=send.body,
+                origin_socket_id=send.origin_socket_id,
+            )
+        except ParleyError as exc:
+            return exc
+
     async def sync(self, *, user_id: str, conversation_id: str, query: SyncQuery) -> SyncResult:
         access = await self.check_access(user_id=user_id, conversation_id=conversation_id)
         rows = await self._store.list_messages(
@@ -219,6 +305,25 @@ class MessagesService:
             await self._bus.publish(ROOM_EVENTS, event.model_dump())
         except Exception:
             log.exception("could not publish %s for conversation %s", event.event, event.conversation_id)
+
+
+def _checked(access: Access | None, stored: Message | None) -> SendResult | ParleyError | None:
+    """The answer a send gets before any insert, or None when it is new."""
+    try:
+        _require_member(access)
+    except ParleyError as exc:
+        return exc
+    if stored is not None:
+        DUPLICATES.inc()
+        return SendResult(message=stored, duplicate=True)
+    return None
+
+
+def _as_duplicate(first: SendResult | ParleyError | None) -> SendResult | ParleyError:
+    if isinstance(first, SendResult):
+        DUPLICATES.inc()
+        return SendResult(message=first.message, duplicate=True)
+    return first if first is not None else InternalError()
 
 
 def _require_member(access: Access | None) -> Access:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from parley_common.errors import Unavailable
 from parley_common.wire import Conversation, Member, Message
 from parley_messages.models import ConversationRow, MemberRow, MessageRow
-from parley_messages.pg_send import PgSendPath, message_of
+from parley_messages.pg_send import PgBatchPath, message_of
 
 conversations = ConversationRow.__table__  # type: ignore[attr-defined]
 members = MemberRow.__table__  # type: ignore[attr-defined]
@@ -100,7 +100,7 @@ class MessageStore:
         # Single statements need no BEGIN/COMMIT round trips around them.
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-        self._pg = PgSendPath(engine) if engine.dialect.name == "postgresql" else None
+        self._pg = PgBatchPath(engine) if engine.dialect.name == "postgresql" else None
 
     @asynccontextmanager
     async def _begin(self) -> AsyncIterator[AsyncConnection]:
@@ -256,6 +256,33 @@ class MessageStore:
             return None, None
         access = Access(last_seq=row.last_seq, is_member=bool(row.is_member))
         return access, (_message(row) if row.id is not None else None)
+
+    @property
+    def stores_batches(self) -> bool:
+        """Whether :meth:`batch_context` and :meth:`insert_batch_txn` exist (PostgreSQL)."""
+        return self._pg is not None
+
+    async def batch_context(
+        self, keys: list[tuple[str, str, str]]
+    ) -> list[tuple[Access | None, Message | None]]:
+        """:meth:`send_context` for many (conversation, sender, clientMessageId) at once."""
+        assert self._pg is not None
+        found: list[tuple[Access | None, Message | None]] = []
+        for row in await self._pg.batch_context(keys):
+            if row["last_seq"] is None:
+                found.append((None, None))
+                continue
+            access = Access(last_seq=row["last_seq"], is_member=bool(row["is_member"]))
+            found.append((access, message_of(row) if row["id"] is not None else None))
+        return found
+
+    async def insert_batch_txn(
+        self, rows: list[tuple[str, str, str, str, str]], *, created_at: datetime
+    ) -> list[Message] | None:
+        """Store (id, conversation, sender, clientMessageId, body) rows in one transaction;
+        None, and nothing stored, when any key turned out to be taken."""
+        assert self._pg is not None
+        return await self._pg.insert_batch_txn(rows, created_at=created_at)
 
     async def insert_message_txn(
         self,

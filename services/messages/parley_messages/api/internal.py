@@ -6,14 +6,13 @@ Errors use the public envelope, so the gateway can hand the code to the client a
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Response
 
-from parley_common.errors import InternalError, ParleyError
+from parley_common.errors import ParleyError
 from parley_common.internal_api import (
     InternalAccess,
     InternalReceipt,
@@ -24,7 +23,6 @@ from parley_common.internal_api import (
 )
 from parley_common.wire import MembersSnapshot, ReceiptResult, SendResult, SyncResult, parse_payload
 from parley_messages.deps import InternalCaller, ServiceDep
-from parley_messages.service import MessagesService
 from parley_messages.store import WatermarkKind
 
 log = logging.getLogger(__name__)
@@ -34,32 +32,27 @@ router = APIRouter(prefix="/internal/v1", tags=["internal"], dependencies=[Inter
 
 @router.post("/messages/batch")
 async def send_batch(body: InternalSendBatch, service: ServiceDep) -> Response:
-    """Several sends in one call (the gateway coalesces concurrent ones under load).
+    """Several sends in one call (the gateway groups concurrent ones under load).
 
-    Each is checked and stored on its own, concurrently, exactly as by ``POST /messages``;
-    the answers come back in order, each an ack body: ``{ok, message, duplicate}`` or
-    ``{ok: false, error}``.
+    Each is checked on its own, as by ``POST /messages``; the answers come back in order,
+    each an ack body: ``{ok, message, duplicate}`` or ``{ok: false, error}``.
     """
-    results = await asyncio.gather(*(_send_one(service, item) for item in body.sends))
+    parsed: list[InternalSend | ParleyError] = []
+    for item in body.sends:
+        try:
+            parsed.append(parse_payload(InternalSend, item))
+        except ParleyError as exc:
+            parsed.append(exc)
+    valid = [p for p in parsed if isinstance(p, InternalSend)]
+    outcomes = iter(await service.send_batch(valid) if valid else [])
+    results = [_ack(p if isinstance(p, ParleyError) else next(outcomes)) for p in parsed]
     return Response(orjson.dumps({"results": results}), media_type="application/json")
 
 
-async def _send_one(service: MessagesService, item: dict[str, Any]) -> dict[str, Any]:
-    try:
-        send = parse_payload(InternalSend, item)
-        result = await service.send_message(
-            sender_id=send.sender_id,
-            conversation_id=send.conversation_id,
-            client_message_id=send.client_message_id,
-            body=send.body,
-            origin_socket_id=send.origin_socket_id,
-        )
-    except ParleyError as exc:
-        return exc.to_ack()
-    except Exception:
-        log.exception("a batched send failed")
-        return InternalError().to_ack()
-    return {"ok": True, **result.wire()}
+def _ack(outcome: SendResult | ParleyError) -> dict[str, Any]:
+    if isinstance(outcome, ParleyError):
+        return outcome.to_ack()
+    return {"ok": True, **outcome.wire()}
 
 
 @router.post("/messages")
