@@ -51,13 +51,15 @@ def main() -> None:
     configure_logging("parley", json_lines=settings.messages.json_logs, level=settings.messages.log_level)
     # Before the event loop starts: Alembic's env runs its own loop.
     upgrade(settings.messages.database_url)
-    app = EmbeddedApp(settings, banner=banner(settings))
+    app = EmbeddedApp(settings)
     gateway = settings.gateway
     serve(
         app,
         host=settings.messages.host,
         port=settings.messages.port,
         before_shutdown=app.gateway.state.drain.start,
+        # Once the port is open, so that the URL it shows answers.
+        on_started=lambda: print(banner(settings), flush=True),
         ws_max_size=gateway.max_packet_bytes,
         timeout_graceful_shutdown=gateway.drain_timeout_s + 5,
     )

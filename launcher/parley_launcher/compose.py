@@ -42,8 +42,7 @@ class EmbeddedSettings:
 class EmbeddedApp:
     """One ASGI app: routes by path, and runs every service's lifespan in its own."""
 
-    def __init__(self, settings: EmbeddedSettings, *, banner: str | None = None) -> None:
-        self._banner = banner
+    def __init__(self, settings: EmbeddedSettings) -> None:
         bus = InProcessBus()
         reports = InProcessReports()
         presence_store = MemoryPresenceStore(bus)
@@ -63,8 +62,6 @@ class EmbeddedApp:
         async with AsyncExitStack() as stack:
             for app in (self.messages, self.presence, self.gateway):
                 self._running[id(app)] = await stack.enter_async_context(running(app))
-            if self._banner:
-                print(self._banner, flush=True)
             yield
 
     async def _messages_running(self, scope: Scope, receive: Receive, send: Send) -> None:

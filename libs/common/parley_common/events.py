@@ -1,13 +1,15 @@
 """What services tell each other over the bus.
 
 A service that changed something a room should hear about publishes a :class:`RoomEvent`
-on :data:`ROOM_EVENTS` after its transaction committed; gateways subscribe and emit it to
+on :data:`ROOM_EVENTS` after its transaction committed (several committed together go as
+one ``{"batch": [...]}`` payload); gateways subscribe and emit each to
 ``conversation:<id>``. The bus is a live feed, not a log: a gateway that misses an event
 (restart, Redis blip) loses nothing durable, because clients sync by seq (PROTOCOL §4.7).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -23,3 +25,17 @@ class RoomEvent(BaseModel):
     data: dict[str, Any]
     # The socket that caused the event, which must not get it back (message:new, typing).
     skip_socket_id: str | None = None
+
+
+def room_event_batch(events: Iterable[RoomEvent]) -> dict[str, Any]:
+    """One bus payload for several events (one publish, one message for every gateway)."""
+    return {"batch": [event.model_dump() for event in events]}
+
+
+def unpack_room_events(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The room events of one bus payload, single or batched, in order."""
+    batch = payload.get("batch")
+    if isinstance(batch, list):
+        yield from (item for item in batch if isinstance(item, dict))
+    else:
+        yield payload

@@ -19,9 +19,21 @@ BeforeShutdown = Callable[[], Awaitable[None]]
 
 
 class GracefulServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, *, before_shutdown: BeforeShutdown | None = None) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        *,
+        before_shutdown: BeforeShutdown | None = None,
+        on_started: Callable[[], None] | None = None,
+    ) -> None:
         super().__init__(config)
         self._before_shutdown = before_shutdown
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self._on_started is not None and self.started:
+            self._on_started()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:
@@ -32,7 +44,13 @@ class GracefulServer(uvicorn.Server):
 
 
 def serve(
-    app: Any, *, host: str, port: int, before_shutdown: BeforeShutdown | None = None, **options: Any
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    before_shutdown: BeforeShutdown | None = None,
+    on_started: Callable[[], None] | None = None,
+    **options: Any,
 ) -> None:
     """Serve ``app`` with one worker (Socket.IO long-polling needs every request on one process)."""
     # No access log: a long-polling client alone makes a request every ping interval.
@@ -44,7 +62,7 @@ def serve(
     # uvicorn handles SIGTERM, shuts down gracefully, then re-raises the signal to the handler
     # that was installed before it: make that one a clean exit, not death by signal.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    GracefulServer(config, before_shutdown=before_shutdown).run()
+    GracefulServer(config, before_shutdown=before_shutdown, on_started=on_started).run()
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:

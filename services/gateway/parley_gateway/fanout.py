@@ -17,7 +17,7 @@ from typing import Any
 import socketio
 
 from parley_common.bus import Bus
-from parley_common.events import ROOM_EVENTS
+from parley_common.events import ROOM_EVENTS, unpack_room_events
 from parley_gateway.rooms import conversation_room
 
 log = logging.getLogger(__name__)
@@ -37,15 +37,20 @@ async def room_events_to_sockets(bus: Bus, sio: socketio.AsyncServer) -> AsyncIt
 
 
 async def _deliver(events: AsyncIterator[tuple[str, dict[str, Any]]], sio: socketio.AsyncServer) -> None:
-    async for _, event in events:
-        try:
-            await sio.emit(
-                event["event"],
-                event["data"],
-                room=conversation_room(event["conversation_id"]),
-                skip_sid=event.get("skip_socket_id"),
-                ignore_queue=True,
-            )
-        except Exception:
-            # One bad event must not stop delivery of the rest; clients catch up by seq.
-            log.exception("could not deliver a room event")
+    async for _, payload in events:
+        for event in unpack_room_events(payload):
+            await _emit(sio, event)
+
+
+async def _emit(sio: socketio.AsyncServer, event: dict[str, Any]) -> None:
+    try:
+        await sio.emit(
+            event["event"],
+            event["data"],
+            room=conversation_room(event["conversation_id"]),
+            skip_sid=event.get("skip_socket_id"),
+            ignore_queue=True,
+        )
+    except Exception:
+        # One bad event must not stop delivery of the rest; clients catch up by seq.
+        log.exception("could not deliver a room event")

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from parley_common.bus import Bus
 from parley_common.errors import Forbidden, InternalError, NotFound, ParleyError, RateLimited
-from parley_common.events import ROOM_EVENTS, RoomEvent
+from parley_common.events import ROOM_EVENTS, RoomEvent, room_event_batch
 from parley_common.internal_api import InternalSend
 from parley_common.presence import OnlineReader
 from parley_common.ratelimit import SendRateLimiter
@@ -233,9 +233,10 @@ class MessagesService:
                 results[i] = await self._send_or_error(sends[i])
             return
         STORED.inc(len(stored))
+        events = []
         for i, message in zip(indexes, stored, strict=True):
             results[i] = SendResult(message=message, duplicate=False)
-            await self._announce(
+            events.append(
                 RoomEvent(
                     conversation_id=message.conversation_id,
                     event="message:new",
@@ -243,6 +244,7 @@ class MessagesService:
                     skip_socket_id=sends[i].origin_socket_id,
                 )
             )
+        await self._announce(*events)
 
     async def _send_or_error(self, send: InternalSend) -> SendResult | ParleyError:
         try:
@@ -298,13 +300,14 @@ class MessagesService:
                     RoomEvent(conversation_id=conversation_id, event=event, data=moved.wire())
                 )
 
-    async def _announce(self, event: RoomEvent) -> None:
+    async def _announce(self, *events: RoomEvent) -> None:
         # Already committed: a bus failure must not turn a stored message into an error.
         # Clients that miss the live event catch up by seq (PROTOCOL §4.7).
+        payload = events[0].model_dump() if len(events) == 1 else room_event_batch(events)
         try:
-            await self._bus.publish(ROOM_EVENTS, event.model_dump())
+            await self._bus.publish(ROOM_EVENTS, payload)
         except Exception:
-            log.exception("could not publish %s for conversation %s", event.event, event.conversation_id)
+            log.exception("could not publish %d room event(s)", len(events))
 
 
 def _checked(access: Access | None, stored: Message | None) -> SendResult | ParleyError | None:
