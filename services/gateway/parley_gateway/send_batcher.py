@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from parley_common.errors import InternalError, ParleyError, Unavailable
 from parley_gateway.messages_client import Answer, MessagesClient
@@ -28,6 +27,7 @@ class SendBatcher:
         self._messages = messages
         self._waiting: list[Waiting] = []
         self._in_flight = 0
+        self._calls: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
 
     async def send(self, body: Answer) -> Answer:
         """Store one message (raises the service's refusal as a :class:`ParleyError`)."""
@@ -41,9 +41,11 @@ class SendBatcher:
         batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
         self._in_flight += 1
         task = asyncio.ensure_future(self._call(batch))
+        self._calls.add(task)
         task.add_done_callback(self._call_done)
 
-    def _call_done(self, _: asyncio.Future[Any]) -> None:
+    def _call_done(self, task: asyncio.Task[None]) -> None:
+        self._calls.discard(task)
         self._in_flight -= 1
         if self._waiting:
             self._start_call()
