@@ -130,3 +130,14 @@ async def test_the_socket_survives_every_refusal(stack: Stack, user: Callable[[s
 
     assert ack["ok"] is True
     assert client.sio.connected
+
+
+async def test_odd_event_names_are_answered_and_survived(stack: Stack) -> None:
+    client = await stack.socket("someone")
+
+    long_name = await client.call("x" * 5000, {})
+    listed = await client.sio.call(["not", "a", "name"], {}, timeout=5)
+
+    assert long_name["error"]["code"] == listed["error"]["code"] == "invalid_payload"
+    assert len(long_name["error"]["message"]) < 200
+    assert (await client.call("nope", {}))["error"]["code"] == "invalid_payload"

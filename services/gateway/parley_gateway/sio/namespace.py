@@ -86,6 +86,8 @@ class ChatNamespace(socketio.AsyncNamespace):
             await self.on_disconnect(args[0])
             return None
         sid, payload = args[0], (args[1] if len(args) > 1 else None)
+        if not isinstance(event, str):  # a JSON event name may be anything, a list included
+            return InvalidPayload("event names are strings").to_ack()
         return await self._answer(event, sid, payload)
 
     async def _answer(self, event: str, sid: str, payload: Any) -> dict[str, Any]:
@@ -106,7 +108,7 @@ class ChatNamespace(socketio.AsyncNamespace):
         handler = self._handlers.get(event)
         state = self.sessions.get(sid)
         if handler is None:
-            return InvalidPayload(f"unknown event {event!r}").to_ack()
+            return InvalidPayload(f"unknown event {event[:100]!r}").to_ack()
         if state is None:
             return Unavailable("this connection is closing").to_ack()
         if self._drain.draining:
