@@ -128,8 +128,12 @@ class MessagesService:
         client_message_id: str,
         body: str,
         origin_socket_id: str | None = None,
+        admitted: bool = False,
     ) -> SendResult:
-        """Store a (sanitized, validated) message once, and announce it after commit."""
+        """Store a (sanitized, validated) message once, and announce it after commit.
+
+        ``admitted``: the rate limit was already taken for this send (a batch being redone).
+        """
         access, stored = await self._store.send_context(
             conversation_id=conversation_id, sender_id=sender_id, client_message_id=client_message_id
         )
@@ -139,6 +143,8 @@ class MessagesService:
             return SendResult(message=stored, duplicate=True)
 
         async def admit() -> None:
+            if admitted:
+                return
             retry_after_ms = await self._limiter.acquire(sender_id)
             if retry_after_ms:
                 RATE_LIMITED.inc()
@@ -181,7 +187,8 @@ class MessagesService:
         transaction (one seq bump per conversation). A key repeated within the batch is
         answered as a duplicate of its first occurrence. Should a concurrent send take one
         of the keys between the look-up and the insert, nothing is stored and the batch is
-        redone send by send (in that rare race a send may count twice toward the rate limit).
+        redone send by send, without taking the rate limit again (in that race, a send found
+        to be a duplicate has counted toward the limit once).
         """
         if not self._store.stores_batches:
             # SQLite serializes writers anyway: one by one, in batch order.
@@ -230,7 +237,7 @@ class MessagesService:
         stored = await self._store.insert_batch_txn(rows, created_at=self._clock())
         if stored is None:
             for i in indexes:
-                results[i] = await self._send_or_error(sends[i])
+                results[i] = await self._send_or_error(sends[i], admitted=True)
             return
         STORED.inc(len(stored))
         events = []
@@ -246,7 +253,7 @@ class MessagesService:
             )
         await self._announce(*events)
 
-    async def _send_or_error(self, send: InternalSend) -> SendResult | ParleyError:
+    async def _send_or_error(self, send: InternalSend, *, admitted: bool = False) -> SendResult | ParleyError:
         try:
             return await self.send_message(
                 sender_id=send.sender_id,
@@ -254,6 +261,7 @@ class MessagesService:
                 client_message_id=send.client_message_id,
                 body=send.body,
                 origin_socket_id=send.origin_socket_id,
+                admitted=admitted,
             )
         except ParleyError as exc:
             return exc
