@@ -114,15 +114,32 @@ LEFT JOIN conversations c ON c.id = i.conversation_id
 LEFT JOIN messages msg ON msg.sender_id = i.sender_id AND msg.client_message_id = i.client_message_id
 ORDER BY i.ord
 """
-BUMP_BY = "UPDATE conversations SET last_seq = last_seq + $2 WHERE id = $1 RETURNING last_seq"
-INSERT_MANY = """
+# One statement, so one round trip and atomic: the conversations' rows are locked in id
+# order, each bumped once by its number of new messages, and the messages inserted with the
+# seqs that makes, in batch order. No ON CONFLICT: a key taken meanwhile fails the whole
+# statement (bump included), which the caller answers by redoing the batch send by send.
+STORE_BATCH = """
+WITH rows AS (
+  SELECT r.*, row_number() OVER (PARTITION BY r.conversation_id ORDER BY r.ord) AS pos
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY
+       AS r(id, conversation_id, sender_id, client_message_id, body, ord)
+), wanted AS (
+  SELECT conversation_id, count(*) AS n FROM rows GROUP BY conversation_id
+), locked AS (
+  SELECT c.id FROM conversations c JOIN wanted w ON w.conversation_id = c.id
+  ORDER BY c.id FOR UPDATE OF c
+), bumped AS (
+  UPDATE conversations c SET last_seq = c.last_seq + w.n
+  FROM wanted w, locked l WHERE c.id = w.conversation_id AND l.id = c.id
+  RETURNING c.id, c.last_seq AS last, w.n
+)
 INSERT INTO messages (id, conversation_id, sender_id, client_message_id, body, seq, created_at)
-SELECT id, conversation_id, sender_id, client_message_id, body, seq, $7
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
-     AS r(id, conversation_id, sender_id, client_message_id, body, seq)
-ON CONFLICT (sender_id, client_message_id) DO NOTHING
+SELECT r.id, r.conversation_id, r.sender_id, r.client_message_id, r.body, b.last - b.n + r.pos, $6
+FROM rows r JOIN bumped b ON b.id = r.conversation_id
+ORDER BY r.ord
 RETURNING id, conversation_id, sender_id, client_message_id, body, seq, created_at
 """
+RACES = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError)
 
 
 class PgBatchPath(PgSendPath):
@@ -138,30 +155,15 @@ class PgBatchPath(PgSendPath):
     async def insert_batch_txn(
         self, rows: list[tuple[str, str, str, str, str]], *, created_at: datetime
     ) -> list[Message] | None:
-        """Store new messages, seqs in row order per conversation; None (rolled back) when one
-        of the keys was taken meanwhile or a conversation vanished.
-
-        Conversations are bumped in sorted id order, so two concurrent batches always take
-        their row locks in the same order (no deadlock).
-        """
-        positions: dict[str, list[int]] = {}
-        for index, row in enumerate(rows):
-            positions.setdefault(row[1], []).append(index)
-        seqs = [0] * len(rows)
+        """Store new messages, seqs in row order per conversation; None (nothing stored)
+        when one of the keys was taken meanwhile or a conversation vanished."""
+        columns = [list(column) for column in zip(*rows, strict=True)]
         try:
-            async with self._raw() as conn, conn.transaction():
-                for conversation_id in sorted(positions):
-                    taken = positions[conversation_id]
-                    last = await conn.fetchval(BUMP_BY, conversation_id, len(taken))
-                    if last is None:
-                        raise Duplicate
-                    for offset, index in enumerate(taken):
-                        seqs[index] = last - len(taken) + 1 + offset
-                columns = [list(column) for column in zip(*rows, strict=True)]
-                stored = await conn.fetch(INSERT_MANY, *columns, seqs, created_at)
-                if len(stored) != len(rows):
-                    raise Duplicate
-        except Duplicate:
+            async with self._raw() as conn:
+                stored = await conn.fetch(STORE_BATCH, *columns, created_at)
+        except RACES:
             return None
+        if len(stored) != len(rows):
+            return None  # a conversation vanished: nothing of it was stored
         by_id = {row["id"]: message_of(row) for row in stored}
         return [by_id[row[0]] for row in rows]
