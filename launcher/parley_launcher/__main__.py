@@ -52,7 +52,6 @@ def main() -> None:
     # Before the event loop starts: Alembic's env runs its own loop.
     upgrade(settings.messages.database_url)
     app = EmbeddedApp(settings)
-    gateway = settings.gateway
     serve(
         app,
         host=settings.messages.host,
@@ -60,8 +59,7 @@ def main() -> None:
         before_shutdown=app.gateway.state.drain.start,
         # Once the port is open, so that the URL it shows answers.
         on_started=lambda: print(banner(settings), flush=True),
-        ws_max_size=gateway.max_packet_bytes,
-        timeout_graceful_shutdown=gateway.drain_timeout_s + 5,
+        **settings.gateway.server_options(),
     )
 
 

@@ -8,6 +8,7 @@ import sys
 import httpx
 import pytest
 
+from parley_common.auth import mint_token
 from parley_common.bus import InProcessBus
 from parley_common.config import ConfigError
 from parley_common.presence import InProcessReports
@@ -15,7 +16,7 @@ from parley_common.ratelimit import SendRateLimiter
 from parley_gateway.app import create_app as create_gateway
 from parley_messages.app import create_app as create_messages
 from parley_messages.config import MessagesSettings
-from tests.gateway.conftest import Stack, common_settings, gateway_settings, serving
+from tests.gateway.conftest import common_settings, gateway_settings, serving
 from tests.support.servers import free_port, uvicorn_serving
 
 
@@ -57,7 +58,9 @@ async def test_only_configured_browser_origins_may_connect(
     assert (answer.status_code == 200) is allowed
 
 
-async def test_api_proxy_forwards_to_messages(postgres_url: str, stack: Stack) -> None:
+async def test_api_proxy_forwards_to_messages(postgres_url: str) -> None:
+    token, _ = mint_token(gateway_settings(), "alice")
+    auth = {"Authorization": f"Bearer {token}"}
     messages_port, gateway_port = free_port(), free_port()
     messages = create_messages(
         MessagesSettings(**common_settings(database_url=postgres_url)),
@@ -74,8 +77,8 @@ async def test_api_proxy_forwards_to_messages(postgres_url: str, stack: Stack) -
         uvicorn_serving(gateway, gateway_port),
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway_port}") as http,
     ):
-        created = await http.post("/api/conversations", json={"memberIds": []}, headers=stack.auth("alice"))
-        listed = await http.get("/api/conversations", headers=stack.auth("alice"))
+        created = await http.post("/api/conversations", json={"memberIds": []}, headers=auth)
+        listed = await http.get("/api/conversations", headers=auth)
         refused = await http.get("/api/conversations")
 
     assert created.status_code == 201

@@ -9,6 +9,7 @@ them all.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -215,6 +216,19 @@ def load_settings(cls: type[SettingsT], **overrides: Any) -> SettingsT:
         return cls(**overrides)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc)) from None
+
+
+BuiltT = TypeVar("BuiltT")
+
+
+def build_or_exit(build: Callable[[], BuiltT]) -> BuiltT:
+    """For entry points: settings that cannot work together (a :class:`ConfigError` raised
+    while building the app) end the process like bad settings do, status 2."""
+    try:
+        return build()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def load_settings_or_exit(cls: type[SettingsT]) -> SettingsT:

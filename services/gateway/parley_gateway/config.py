@@ -75,6 +75,14 @@ class GatewaySettings(JwtSettings, RedisSettings, InternalApiSettings):
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value or None
 
+    def server_options(self) -> dict[str, Any]:
+        """uvicorn options the gateway needs, wherever it is served (alone or embedded)."""
+        return {
+            "ws_max_size": self.max_packet_bytes,
+            # Bounds the wait for long-polling requests after the drain.
+            "timeout_graceful_shutdown": self.drain_timeout_s + 5,
+        }
+
     @property
     def allowed_origins(self) -> list[str] | str | None:
         """What python-engineio's ``cors_allowed_origins`` expects."""

@@ -99,9 +99,6 @@ class MessagesClient:
     async def aclose(self) -> None:
         await self._transport.aclose()
 
-    async def send(self, body: Answer) -> Answer:
-        return await self._post("send", "internal/v1/messages", body)
-
     async def send_batch(self, bodies: list[Answer]) -> list[Answer]:
         """Several sends in one call; one answer per send, in order (ack bodies)."""
         answer = await self._post("send_batch", "internal/v1/messages/batch", {"sends": bodies})

@@ -26,27 +26,24 @@ class SendBatcher:
     def __init__(self, messages: MessagesClient) -> None:
         self._messages = messages
         self._waiting: list[Waiting] = []
-        self._in_flight = 0
-        self._calls: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
+        self._calls: set[asyncio.Task[None]] = set()  # in flight (held: the loop keeps weak refs)
 
     async def send(self, body: Answer) -> Answer:
         """Store one message (raises the service's refusal as a :class:`ParleyError`)."""
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._waiting.append((body, future))
-        if self._in_flight < MAX_IN_FLIGHT:
+        if len(self._calls) < MAX_IN_FLIGHT:
             self._start_call()
         return await future
 
     def _start_call(self) -> None:
         batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
-        self._in_flight += 1
         task = asyncio.ensure_future(self._call(batch))
         self._calls.add(task)
         task.add_done_callback(self._call_done)
 
     def _call_done(self, task: asyncio.Task[None]) -> None:
         self._calls.discard(task)
-        self._in_flight -= 1
         if self._waiting:
             self._start_call()
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-
-from parley_common.config import ConfigError, load_settings_or_exit
+from parley_common.config import build_or_exit, load_settings_or_exit
 from parley_common.observability import configure_logging
 from parley_common.serve import serve
 from parley_presence.app import create_app
@@ -14,11 +12,7 @@ from parley_presence.config import PresenceSettings
 def main() -> None:
     settings = load_settings_or_exit(PresenceSettings)
     configure_logging("presence", json_lines=settings.json_logs, level=settings.log_level)
-    try:
-        app = create_app(settings)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        raise SystemExit(2) from None
+    app = build_or_exit(lambda: create_app(settings))
     serve(app, host=settings.host, port=settings.port)
 
 
