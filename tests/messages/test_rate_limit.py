@@ -50,6 +50,29 @@ async def test_ten_per_second_then_retry_after(limiter: SendRateLimiter) -> None
     assert await limiter.acquire(f"other-{user_id}") == 0
 
 
+async def test_a_batch_of_hits_counts_each_send_in_order(limiter: SendRateLimiter) -> None:
+    """acquire_many (one Redis pipeline) admits exactly what acquire one by one would."""
+    alice, bob = f"a-{uuid.uuid4().hex}", f"b-{uuid.uuid4().hex}"
+    with time_machine.travel(T0, tick=False) as clock:
+        assert await limiter.acquire_many([alice] * 8) == [0] * 8
+        waits = await limiter.acquire_many([alice, bob, alice, alice, bob])
+        assert waits[:3] == [0, 0, 0]  # alice's 9th and 10th, bob's first
+        assert 0 < waits[3] <= 1000 and waits[4] == 0
+        clock.shift(1.001)
+        assert await limiter.acquire_many([alice, alice]) == [0, 0]
+
+
+async def test_a_store_outage_lets_sends_through() -> None:
+    """Fail open: no Redis behind the limiter admits every send instead of refusing all."""
+    client = aioredis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    try:
+        limiter = SendRateLimiter.redis(client, prefix=f"gone-{uuid.uuid4().hex}")
+        assert await limiter.acquire_many(["a", "b", "a"]) == [0, 0, 0]
+        assert await limiter.acquire("a") == 0
+    finally:
+        await client.aclose()
+
+
 async def test_the_window_slides(limiter: SendRateLimiter) -> None:
     """A fixed window would let 20 through across a boundary; a sliding one does not."""
     user_id = f"u-{uuid.uuid4().hex}"

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
+# Enough for the concurrent commands of a loaded process; past it, callers queue for a
+# connection (bounded by POOL_WAIT_S) instead of failing at once, which redis-py's default
+# pool does ("Too many connections") the moment a burst exceeds it.
+POOL_SIZE = 64
+POOL_WAIT_S = 2.0
+
 
 def create_redis(url: str) -> aioredis.Redis:
     # Short timeouts: a request must fail fast into `unavailable`, never hang an ack.
-    return aioredis.Redis.from_url(
+    pool = aioredis.BlockingConnectionPool.from_url(
         url,
+        max_connections=POOL_SIZE,
+        timeout=POOL_WAIT_S,
         socket_connect_timeout=2,
         socket_timeout=5,
         health_check_interval=15,
         retry_on_timeout=False,
     )
+    return aioredis.Redis.from_pool(pool)  # closing the client closes the pool

@@ -1,4 +1,5 @@
-"""The send path on PostgreSQL in plain asyncpg: the hot path, without the SQL builder.
+"""The hot paths on PostgreSQL in plain asyncpg, without the SQL builder: sends, and the
+conversation read behind every ``conversation:join`` (a reconnect storm is all joins).
 
 Same statements and transaction as :class:`parley_messages.store.MessageStore`'s portable
 send path (which SQLite still uses), as prepared statements on the pool's raw asyncpg
@@ -139,11 +140,24 @@ FROM rows r JOIN bumped b ON b.id = r.conversation_id
 ORDER BY r.ord
 RETURNING id, conversation_id, sender_id, client_message_id, body, seq, created_at
 """
+# One statement, one snapshot: the conversation and its members, no transaction around it.
+CONVERSATION_WITH_MEMBERS = """
+SELECT c.id, c.title, c.created_at, c.last_seq, m.user_id, m.last_delivered_seq, m.last_read_seq
+FROM conversations c LEFT JOIN conversation_members m ON m.conversation_id = c.id
+WHERE c.id = $1
+ORDER BY m.user_id
+"""
 RACES = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError)
 
 
 class PgBatchPath(PgSendPath):
     """Many sends in one round trip for the checks and one transaction for the inserts."""
+
+    async def conversation_with_members(self, conversation_id: str) -> list[Any]:
+        """One row per member (conversation columns repeated); empty when there is no such
+        conversation."""
+        async with self._raw() as conn:
+            return list(await conn.fetch(CONVERSATION_WITH_MEMBERS, conversation_id))
 
     async def batch_context(self, keys: list[tuple[str, str, str]]) -> list[Any]:
         """Per (conversation, sender, clientMessageId): last_seq (None: no such conversation),

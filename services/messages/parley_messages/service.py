@@ -12,7 +12,6 @@ Every change a room should hear about is published on the bus after commit.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Iterable
@@ -95,7 +94,7 @@ class MessagesService:
         return await self._store.list_conversations(user_id=user_id)
 
     async def get_conversation(self, *, user_id: str, conversation_id: str) -> ConversationDetail:
-        found = await self._store.get_conversation_txn(conversation_id=conversation_id)
+        found = await self._store.get_conversation(conversation_id=conversation_id)
         if found is None:
             raise NotFound()
         conversation, member_list = found
@@ -215,7 +214,7 @@ class MessagesService:
         return [r for r in results if r is not None]
 
     async def _admit(self, sends: list[InternalSend]) -> list[int]:
-        waits = list(await asyncio.gather(*(self._limiter.acquire(s.sender_id) for s in sends)))
+        waits = await self._limiter.acquire_many([s.sender_id for s in sends])
         RATE_LIMITED.inc(sum(1 for wait in waits if wait))
         return waits
 

@@ -171,35 +171,46 @@ class MessageStore:
             for row in rows
         ]
 
-    async def get_conversation_txn(self, *, conversation_id: str) -> tuple[Conversation, list[Member]] | None:
-        """The conversation and every member's watermarks (``online`` left False)."""
-        async with self._begin() as conn:
-            row = (
-                await conn.execute(select(conversations).where(conversations.c.id == conversation_id))
-            ).first()
-            if row is None:
-                return None
-            member_rows = (
-                await conn.execute(
-                    select(members)
-                    .where(members.c.conversation_id == conversation_id)
-                    .order_by(members.c.user_id)
+    async def get_conversation(self, *, conversation_id: str) -> tuple[Conversation, list[Member]] | None:
+        """The conversation and every member's watermarks (``online`` left False), read by
+        one statement."""
+        if self._pg is not None:
+            rows = await self._pg.conversation_with_members(conversation_id)
+        else:
+            query = (
+                select(
+                    conversations.c.id,
+                    conversations.c.title,
+                    conversations.c.created_at,
+                    conversations.c.last_seq,
+                    members.c.user_id,
+                    members.c.last_delivered_seq,
+                    members.c.last_read_seq,
                 )
-            ).all()
+                .select_from(conversations.outerjoin(members))
+                .where(conversations.c.id == conversation_id)
+                .order_by(members.c.user_id)
+            )
+            async with self._single() as conn:
+                rows = [row._mapping for row in (await conn.execute(query)).all()]
+        if not rows:
+            return None
         member_list = [
             Member(
-                user_id=m.user_id,
-                last_delivered_seq=m.last_delivered_seq,
-                last_read_seq=m.last_read_seq,
+                user_id=row["user_id"],
+                last_delivered_seq=row["last_delivered_seq"],
+                last_read_seq=row["last_read_seq"],
             )
-            for m in member_rows
+            for row in rows
+            if row["user_id"] is not None
         ]
+        first = rows[0]
         conversation = Conversation(
-            id=row.id,
-            title=row.title,
+            id=first["id"],
+            title=first["title"],
             member_ids=[m.user_id for m in member_list],
-            created_at=row.created_at,
-            last_seq=row.last_seq,
+            created_at=first["created_at"],
+            last_seq=first["last_seq"],
         )
         return conversation, member_list
 
