@@ -1,0 +1,208 @@
+"""Engine.IO sockets without an asyncio task per packet.
+
+python-engineio (pinned) drives each WebSocket with a fresh task for every frame it reads
+(``ensure_future`` + ``wait_for``), another for every wait on its send queue, and one more
+for every ping. On Python 3.11 a task costs a WeakSet insertion and a scheduling round;
+measured with py-spy on 2,000 idle sockets (2 s pings), task creation alone was a fifth
+of the gateway's CPU and a ping round trip cost ~0.45 ms of CPU: 10,000 idle sockets
+would have needed more than the whole core.
+
+:class:`LeanSocket` keeps the upstream behaviour (same packets, same deadlines, same close
+reasons) with ``asyncio.timeout`` blocks instead of tasks, and pings scheduled as plain
+loop timers. :class:`LeanEngineServer` makes every new socket a :class:`LeanSocket`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import engineio
+from engineio import exceptions, packet
+from engineio.async_socket import AsyncSocket
+
+# Bounds how late a dead link is noticed past PING_INTERVAL + PING_TIMEOUT: 2 + 2.5 + 0.5 s.
+_SWEEP_S = 0.5
+
+
+class LeanSocket(AsyncSocket):
+    # Upstream's instance attributes, untyped there.
+    last_ping: float | None
+    connected: bool
+    upgraded: bool
+    upgrading: bool
+    # The WebSocket read loop's task while it reads, and when it last heard from the client.
+    _reader: asyncio.Task[Any] | None = None
+    _heard_at: float = 0.0
+    _silenced: bool = False
+
+    async def poll(self) -> list[Any]:
+        """Wait for packets to send to the client (upstream ``poll``, without a task)."""
+        try:
+            async with asyncio.timeout(self.server.ping_interval + self.server.ping_timeout):
+                return await self._next_packets()
+        except (TimeoutError, asyncio.CancelledError):
+            raise exceptions.QueueEmpty() from None
+
+    async def _next_packets(self) -> list[Any]:
+        """Everything queued, once there is something; [] when the socket is closing."""
+        first = await self.queue.get()
+        self.queue.task_done()
+        if first is None:
+            return []
+        packets = [first]
+        while not self.queue.empty():
+            pkt = self.queue.get_nowait()
+            self.queue.task_done()
+            if pkt is None:
+                self.queue.put_nowait(None)
+                break
+            packets.append(pkt)
+        return packets
+
+    def cut_if_silent(self, now: float) -> None:
+        """End the read loop of a WebSocket that sent nothing for PING_INTERVAL + PING_TIMEOUT.
+
+        Upstream bounds every read with its own deadline (a timer per frame); the server's
+        sweep calls this instead (``now``: the loop's clock).
+        """
+        silence_s = self.server.ping_interval + self.server.ping_timeout
+        if self._reader is not None and not self._silenced and now - self._heard_at > silence_s:
+            self._silenced = True
+            self._reader.cancel()
+
+    def schedule_ping(self) -> None:
+        # Upstream starts a task that sleeps, then pings: a timer does the same for less.
+        if self.last_ping:
+            self.last_ping = None
+            asyncio.get_running_loop().call_later(self.server.ping_interval, self._ping_due)
+
+    def _ping_due(self) -> None:
+        if not self.closing and not self.closed:
+            self.last_ping = time.time()
+            # What ``send`` does: its ping-timeout check cannot fire with a ping just sent.
+            self.queue.put_nowait(packet.Packet(packet.PING))
+
+    async def _websocket_handler(self, ws: Any) -> None:
+        """Engine.IO over a WebSocket: upstream's handler, reading without a task per frame."""
+        if self.connected:
+            if not await self._upgrade_from_polling(ws):
+                return
+        else:
+            self.connected = True
+            self.upgraded = True
+        writer = asyncio.ensure_future(self._write_loop(ws))
+        await self._read_loop(ws)
+        await self.queue.put(None)  # lets the writer finish
+        await writer
+        await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+
+    async def _read_loop(self, ws: Any) -> None:
+        loop = asyncio.get_running_loop()
+        self._reader = asyncio.current_task()
+        self._heard_at = loop.time()
+        try:
+            while True:
+                try:
+                    data = await ws.wait()
+                except asyncio.CancelledError:
+                    # Cut by the sweep (silent past the deadline), or the server is stopping:
+                    # upstream too ends the read loop then, and cleans up after it either way.
+                    if self._silenced and self._reader is not None:
+                        self._reader.uncancel()
+                    return
+                except Exception:
+                    return  # the transport failed
+                self._heard_at = loop.time()
+                if data is None or len(data) > self.server.max_http_buffer_size:
+                    return  # closed by the client, or a packet over the limit
+                try:
+                    await self.receive(packet.Packet(encoded_packet=data))
+                except exceptions.UnknownPacketError:
+                    pass
+                except exceptions.SocketIsClosedError:
+                    return
+                except Exception:
+                    self.server.logger.exception("Unknown receive error")
+        finally:
+            self._reader = None
+
+    async def _write_loop(self, ws: Any) -> None:
+        # No deadline here, unlike upstream: the read loop always ends by queueing None (a
+        # silent client within PING_INTERVAL + PING_TIMEOUT), and that ends this loop.
+        while True:
+            packets = await self._next_packets()
+            if not packets:
+                break  # the connection is closing
+            try:
+                for pkt in packets:
+                    await ws.send(pkt.encode())
+            except Exception:
+                break
+        await ws.close()
+
+    async def _upgrade_from_polling(self, ws: Any) -> bool:
+        """The polling → WebSocket upgrade handshake (probe, then UPGRADE), as upstream."""
+        self.upgrading = True  # hold packet sends during the upgrade
+        try:
+            probe = await ws.wait()
+        except OSError:
+            return False
+        decoded = packet.Packet(encoded_packet=probe)
+        if decoded.packet_type != packet.PING or decoded.data != "probe":
+            self.upgrading = False
+            return False
+        await ws.send(packet.Packet(packet.PONG, data="probe").encode())
+        await self.queue.put(packet.Packet(packet.NOOP))  # ends the pending poll
+        try:
+            upgrade = await ws.wait()
+        except OSError:
+            self.upgrading = False
+            return False
+        if packet.Packet(encoded_packet=upgrade).packet_type != packet.UPGRADE:
+            self.upgraded = False
+            self.upgrading = False
+            return False
+        self.upgraded = True
+        self.upgrading = False
+        return True
+
+
+class LeanEngineServer(engineio.AsyncServer):
+    """python-engineio's server whose sockets are :class:`LeanSocket`, and whose sweep for
+    clients that stopped answering pings makes no task per socket."""
+
+    async def _service_task(self) -> None:
+        # Upstream visits one socket per ``ping_timeout / len(sockets)`` seconds, through a
+        # ``wait_for`` (a task) per visit; this sweeps them all every _SWEEP_S instead.
+        self.service_task_event = self.create_event()
+        period = min(_SWEEP_S, self.ping_timeout)
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                async with asyncio.timeout(period):
+                    await self.service_task_event.wait()
+                return
+            except TimeoutError:
+                pass
+            now, loop_now = time.time(), loop.time()
+            for socket in list(self.sockets.values()):
+                if isinstance(socket, LeanSocket):
+                    socket.cut_if_silent(loop_now)
+                if socket.closed:
+                    self.sockets.pop(socket.sid, None)
+                elif not socket.closing and socket.last_ping and now - socket.last_ping > self.ping_timeout:
+                    try:
+                        await socket.check_ping_timeout()  # closes it, as upstream's sweep does
+                    except Exception:
+                        self.logger.exception("could not close a socket past its ping timeout")
+
+    async def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
+        if event == "connect":
+            # Called by ``_handle_connect`` right after it made the socket, before its first
+            # ping or read: the socket's state is all upstream's, only its methods change.
+            socket = self.sockets.get(args[0])
+            if type(socket) is AsyncSocket:
+                socket.__class__ = LeanSocket
+        return await super()._trigger_event(event, *args, **kwargs)
