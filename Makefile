@@ -11,7 +11,7 @@ PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgresql://postgres@127.0.0.1:5432/test)
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
 
-.PHONY: install run cluster test check lint typecheck pytest migrate clean
+.PHONY: install run cluster test check lint typecheck pytest migrate clean ts-test web bench bench-quick soak faults
 
 $(STAMP): $(PYPROJECTS) requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Parley needs Python 3.11+"'
@@ -32,7 +32,7 @@ cluster: install
 	DEV_MODE=$${DEV_MODE:-true} $(BIN)/parley-cluster
 
 ## test: lint, type-check, then the whole suite against real PostgreSQL and Redis.
-test: install check pytest
+test: install check ts-test pytest
 
 pytest: install
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -47,6 +47,46 @@ typecheck: install
 	$(BIN)/mypy libs/common/parley_common services/messages/parley_messages \
 	  services/gateway/parley_gateway services/presence/parley_presence launcher/parley_launcher \
 	  clients/python/parley_client tests bench
+
+## ts-test: the TypeScript SDK (clients/ts): `tsc --strict`, its build to dist/, its vitest suite.
+NPM_CI := npm ci --no-audit --no-fund --loglevel=error
+ts-test:
+	cd clients/ts && $(NPM_CI) && npm run typecheck && npm run build && npm test
+
+## web: rebuild the chat page (clients/web) into the gateway package; commit the result.
+web:
+	cd clients/ts && $(NPM_CI)
+	cd clients/web && $(NPM_CI) && npm run build
+
+## bench: Parley's own benchmark (bench/run_bench.py, a few minutes): `make cluster` on a fresh database
+## (parley_bench), every scenario of bench/parley_bench, side by side with ../shared/peer when it is there;
+## writes the table of docs/performance.md and docs/perf/*.png. BENCH_RUNS=3: medians of 3 alternating runs.
+## bench-quick (or BENCH_QUICK=1): tiny sizes. BENCH_ARGS passes more flags (`bench/run_bench.py --help`).
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP) bench/requirements.txt constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -r bench/requirements.txt
+	touch $(BENCH_STAMP)
+
+bench: install $(BENCH_STAMP)
+	$(BIN)/python bench/run_bench.py $(BENCH_ARGS)
+
+bench-quick: install $(BENCH_STAMP)
+	BENCH_QUICK=1 $(BIN)/python bench/run_bench.py $(BENCH_ARGS)
+
+## soak: $(SOAK_CONNECTIONS) connections chatting through two gateways for $(SOAK_SECONDS) s: memory,
+## file descriptors and tasks of every process, printed and checked (docs/reliability.md).
+## `make test` runs a short one (200 connections, 30 s).
+SOAK_CONNECTIONS ?= 1000
+SOAK_SECONDS ?= 180
+soak: install
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) SOAK_CONNECTIONS=$(SOAK_CONNECTIONS) \
+	  SOAK_SECONDS=$(SOAK_SECONDS) $(BIN)/python -m pytest tests/soak -q
+
+## faults: the fault suite (tests/faults) larger and longer than in `make test`: 8 members
+## sending 5 messages a second each, every phase of each scenario 5 times as long.
+faults: install
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) FAULTS_MEMBERS=8 FAULTS_PACE_S=0.2 \
+	  FAULTS_SCALE=5 $(BIN)/python -m pytest tests/faults -q
 
 ## migrate: bring $DATABASE_URL to the newest schema (Alembic).
 migrate: install

@@ -24,6 +24,8 @@ def banner(settings: EmbeddedSettings) -> str:
         f"  bus, presence, rate limits: {'Redis' if settings.messages.redis_url else 'in this process'}",
         f"  API docs: {url}/docs",
     ]
+    if settings.gateway.web_ui:
+        lines.append(f"  chat page: {url}/")
     if settings.messages.dev_mode:
         lines += [
             "  get a dev token:",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from parley_client import ParleyClient
 
 from parley_common.auth import mint_token
 from parley_gateway.config import GatewaySettings
-from tests.support.processes import ServiceProcess
+from tests.support.processes import ServiceProcess, start_all, stop_all
 from tests.support.servers import free_port
 from tests.support.sockets import SocketClient
 
@@ -86,8 +86,7 @@ class Cluster:
         )
 
 
-@pytest.fixture
-def cluster_env(postgres_url: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
+def cluster_environment(*, postgres_url: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
     return {
         "DEV_MODE": "false",
         "JWT_SECRET": SECRET,
@@ -101,20 +100,31 @@ def cluster_env(postgres_url: str, redis_url: str, redis_prefix: str) -> dict[st
     }
 
 
-@pytest.fixture
-def processes(cluster_env: dict[str, str], tmp_path: Path) -> Iterator[Cluster]:
-    messages = ServiceProcess(
-        "parley_messages", port=free_port(), env=cluster_env, log_dir=tmp_path, name="messages"
-    )
-    running = Cluster(messages=messages, presence=[], gateways=[], env=cluster_env, log_dir=tmp_path)
+@contextmanager
+def running_cluster(env: dict[str, str], log_dir: Path) -> Iterator[Cluster]:
+    """Messages, one presence replica and two gateways, started side by side."""
+    messages = ServiceProcess("parley_messages", port=free_port(), env=env, log_dir=log_dir, name="messages")
+    running = Cluster(messages=messages, presence=[], gateways=[], env=env, log_dir=log_dir)
+    running.presence = [running.presence_replica("presence")]
+    running.gateways = [running.gateway("gateway-a"), running.gateway("gateway-b")]
     try:
-        messages.start()
-        running.presence = [running.presence_replica("presence").start()]
-        running.gateways = [running.gateway("gateway-a").start(), running.gateway("gateway-b").start()]
+        start_all([messages, *running.presence, *running.gateways])
         yield running
     finally:
-        for process in [*running.gateways, *running.presence, messages]:
-            process.stop()
+        # Gateways first: their clean disconnects still reach presence.
+        stop_all(running.gateways)
+        stop_all([*running.presence, messages])
+
+
+@pytest.fixture
+def cluster_env(postgres_url: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
+    return cluster_environment(postgres_url=postgres_url, redis_url=redis_url, redis_prefix=redis_prefix)
+
+
+@pytest.fixture
+def processes(cluster_env: dict[str, str], tmp_path: Path) -> Iterator[Cluster]:
+    with running_cluster(cluster_env, tmp_path) as running:
+        yield running
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import socket
 
 from parley_common.auth import TokenVerifier
 from tests.messages.conftest import make_settings, serve
+from tests.support.refusing_postgres import refusing_postgres
 
 
 async def test_dev_tokens_only_in_dev_mode(sqlite_url: str) -> None:
@@ -43,6 +44,18 @@ async def test_a_database_outage_is_503_not_500() -> None:
         assert listed.json()["error"]["code"] == "unavailable"
         sent = await api.send("alice", "some-conversation")
         assert sent.status_code == 503
+
+
+async def test_a_database_starting_up_or_shutting_down_is_503_not_500() -> None:
+    # What every new connection gets while PostgreSQL restarts (SQLSTATE 57P03).
+    async with refusing_postgres() as url, serve(make_settings(url, db_timeout_s=1.0)) as api:
+        listed = await api.client.get("/api/conversations", headers=api.auth("alice"))
+        assert (listed.status_code, listed.json()["error"]["code"]) == (503, "unavailable")
+        send = {"userId": "alice", "conversationId": "c", "clientMessageId": "k", "body": "hi"}
+        batch = await api.client.post(
+            "/internal/v1/messages/batch", json={"sends": [send]}, headers=api.internal()
+        )
+        assert (batch.status_code, batch.json()["error"]["code"]) == (503, "unavailable")
 
 
 async def test_ready_when_the_database_answers(postgres_url: str) -> None:

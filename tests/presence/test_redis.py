@@ -1,5 +1,5 @@
 """Redis-only presence duties: reaping dead gateways, one leader among replicas, reports
-that survive a crash of the replica reading them."""
+that survive a crash of the replica reading them, rebuilding after Redis lost its data."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from parley_common.bus import RedisBus
 from parley_common.events import ROOM_EVENTS
-from parley_common.presence import JOIN, LEAVE, PresenceKeys, PresenceReport, RedisReportSink
+from parley_common.presence import JOIN, LEAVE, RESET, PresenceKeys, PresenceReport, RedisReportSink
 from parley_presence.reports import RedisReportSource
 from parley_presence.service import PresenceService
 from parley_presence.store import NOT_LEADER, RedisPresenceStore
@@ -93,6 +93,47 @@ async def test_a_dead_gateways_sockets_are_reaped(
 
     assert await listener.until_marker(bus) == [("user:offline", "bob")]  # alice has a live device
     assert await service._store.dead_gateways() == []
+
+
+async def test_a_reset_replaces_a_gateways_sockets_without_flicker(
+    client: aioredis.Redis, redis_prefix: str, heard: tuple[Heard, RedisBus]
+) -> None:
+    listener, bus = heard
+    clock = Clock()
+    service, source = replica(client, redis_prefix, "r1", clock)
+    await source.ensure_group()
+    sink = RedisReportSink(client, prefix=redis_prefix)
+    assert not await sink.alive("g1", 60_000)  # a key that was not there: nothing to keep
+    assert await sink.alive("g1", 60_000)
+    await sink.write([report(JOIN, "alice", "a1"), report(JOIN, "bob", "b1")])
+    await service.step(block_ms=10)
+    assert sorted(await listener.until_marker(bus)) == [("user:online", "alice"), ("user:online", "bob")]
+
+    # The gateway reports everything again: only alice's socket is left (bob's leave was lost).
+    await sink.write([PresenceReport(RESET, "g1"), report(JOIN, "alice", "a1")])
+    await service.step(block_ms=10)
+    clock.advance(GRACE_MS)
+    await service.step(block_ms=10)
+
+    assert await listener.until_marker(bus) == [("user:offline", "bob")]  # and nothing about alice
+    assert await service._store.online_users("conversation-1", ["alice", "bob"]) == {"alice"}
+
+
+async def test_a_lost_report_group_is_created_again(
+    client: aioredis.Redis, redis_prefix: str, heard: tuple[Heard, RedisBus]
+) -> None:
+    listener, bus = heard
+    service, source = replica(client, redis_prefix, "r1", Clock())
+    await source.ensure_group()
+    sink = RedisReportSink(client, prefix=redis_prefix)
+    await sink.alive("g1", 60_000)
+    await client.delete(PresenceKeys(redis_prefix).reports)  # what a restart of Redis does to it
+
+    await service.step(block_ms=10)  # NOGROUP: the group is created again, no round fails
+    await sink.write([report(JOIN, "carol", "c1")])
+    await service.step(block_ms=10)
+
+    assert await listener.until_marker(bus) == [("user:online", "carol")]
 
 
 async def test_two_replicas_announce_each_transition_once(

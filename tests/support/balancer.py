@@ -2,12 +2,15 @@
 
 Enough for WebSocket clients (one TCP connection per session): when a gateway dies, its
 clients reconnect through here and land on the next one, as behind a real balancer.
+With ``spread``, the first backend tried takes turns (round robin), so that clients are
+shared between the gateways; a refused backend still fails over to the next.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,11 +28,13 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 
 
 @asynccontextmanager
-async def failover_balancer(port: int, backends: list[int]) -> AsyncIterator[None]:
+async def failover_balancer(port: int, backends: list[int], *, spread: bool = False) -> AsyncIterator[None]:
     tasks: set[asyncio.Task[None]] = set()
+    turns = itertools.count()
 
     async def accept(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        for backend in backends:
+        first = next(turns) % len(backends) if spread else 0
+        for backend in backends[first:] + backends[:first]:
             try:
                 reader, writer = await asyncio.open_connection("127.0.0.1", backend)
                 break

@@ -30,13 +30,21 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> ServiceProcess:
+        self.launch()
+        self.wait_ready()
+        return self
+
+    def launch(self) -> None:
+        """Start the process without waiting for it to be ready (see :func:`start_all`)."""
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", self.module], env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
         log.close()
-        self.wait_ready()
-        return self
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + READY_WAIT_S
@@ -74,5 +82,25 @@ class ServiceProcess:
             self.process.kill()
             self.process.wait()
 
+    def terminate(self) -> None:
+        """SIGTERM without waiting (see :func:`stop_all`)."""
+        if self.running:
+            self.signal(signal.SIGTERM)
+
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
+
+
+def start_all(processes: list[ServiceProcess]) -> None:
+    """Start them side by side and wait until each is ready (a start-up is mostly imports)."""
+    for process in processes:
+        process.launch()
+    for process in processes:
+        process.wait_ready()
+
+
+def stop_all(processes: list[ServiceProcess]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.stop()

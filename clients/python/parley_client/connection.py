@@ -17,7 +17,7 @@ from typing import Any
 import socketio
 
 from parley_client.backoff import reconnect_delay
-from parley_client.clock import Clock
+from parley_client.clock import Clock, within
 from parley_client.errors import AuthError
 from parley_client.models import ConnectionState
 from parley_client.sender import NotConnected
@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 TokenProvider = Callable[[], Awaitable[str]]
 Handler = Callable[[Any], Awaitable[None] | None]
 CONNECT_WAIT_S = 5.0
+# The whole attempt, handshake included: python-engineio bounds neither the WebSocket
+# handshake nor the wait for its OPEN packet, so a link that drops everything silently
+# would hold an attempt (and every queued send) for minutes.
+CONNECT_TIMEOUT_S = 10.0
 CALL_LIMIT_S = 60.0  # python-socketio's own ack limit; callers bound the wait themselves
 
 
@@ -150,10 +154,14 @@ class Connection:
             errors.append(data)
 
         self.sio.on("connect_error", connect_error)
+        connecting = self.sio.connect(
+            self._url, auth=auth, transports=self._transports, wait_timeout=CONNECT_WAIT_S
+        )
         try:
-            await self.sio.connect(
-                self._url, auth=auth, transports=self._transports, wait_timeout=CONNECT_WAIT_S
-            )
+            await within(self._clock, CONNECT_TIMEOUT_S, connecting)
+        except TimeoutError:
+            await self._close_http()  # drops the hung handshake's connection with the session
+            raise
         except socketio.exceptions.ConnectionError:
             refusal = errors[-1] if errors else None
             if isinstance(refusal, dict) and str(refusal.get("message", "")).startswith("auth_"):
@@ -172,11 +180,15 @@ class Connection:
         if self.sio.connected:
             await self.sio.disconnect()
         await self._release_transport()
-        # After a failed attempt python-engineio keeps its aiohttp session open; close it.
+        await self._close_http()
+        self._set_state(ConnectionState.DISCONNECTED)
+
+    async def _close_http(self) -> None:
+        # After a failed attempt python-engineio keeps its aiohttp session open; close it
+        # (it opens a new one for the next attempt).
         http = getattr(self.sio.eio, "http", None)
         if http is not None and not http.closed:
             await http.close()
-        self._set_state(ConnectionState.DISCONNECTED)
 
     async def _release_transport(self) -> None:
         # A link that died without a close (ping timeout) leaves python-engineio's WebSocket

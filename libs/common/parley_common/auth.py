@@ -5,10 +5,14 @@ chosen by the algorithm family, never by the token: HS* tokens are checked again
 JWT_SECRET, RS*/ES* tokens against JWT_PUBLIC_KEY. So ``alg: none`` and the classic
 confusion attack (an HS256 token signed with the RSA public key as the HMAC secret) are
 refused. ``exp`` and ``sub`` are required; ``iss`` and ``aud`` are enforced when configured.
+A token is refused before it is decoded when it is over ``MAX_TOKEN_CHARS``; time claims
+(``exp``, ``nbf``, ``iat``) must be finite numbers and ``sub`` a valid id
+(:mod:`parley_common.ids`), so that no token the issuer could sign breaks a service later.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,8 +22,12 @@ from jose import jwt
 from jose.exceptions import ExpiredSignatureError, JOSEError
 
 from parley_common.config import JwtSettings
+from parley_common.ids import is_valid_id
 
 _HMAC_PREFIX = "HS"
+# Real tokens are well under 2 KiB; a bigger one is refused before any decoding.
+MAX_TOKEN_CHARS = 8 * 1024
+_TIME_CLAIMS = ("exp", "nbf", "iat")
 
 
 class AuthCode(StrEnum):
@@ -70,11 +78,13 @@ class TokenVerifier:
             raise AuthError(AuthCode.MISSING, "a token is required")
         if not isinstance(token, str):
             raise AuthError(AuthCode.INVALID, "the token must be a string")
+        if len(token) > MAX_TOKEN_CHARS:
+            raise AuthError(AuthCode.INVALID, "the token is too large")
         try:
             header = jwt.get_unverified_header(token)
         except JOSEError:
             raise AuthError(AuthCode.INVALID, "malformed token") from None
-        _refuse_boolean_exp(token)
+        _refuse_unusable_times(token)
         algorithm = header.get("alg")
         if not isinstance(algorithm, str) or algorithm not in self._algorithms:
             raise AuthError(AuthCode.INVALID, f"algorithm {algorithm!r} is not accepted")
@@ -103,20 +113,31 @@ class TokenVerifier:
         return _principal(claims)
 
 
-def _refuse_boolean_exp(token: str) -> None:
-    # python-jose reads `exp: true` as 1 (1970) and calls it expired; it is malformed.
+def _refuse_unusable_times(token: str) -> None:
+    # python-jose reads `exp: true` as 1 (1970) and calls it expired, and fails with an
+    # OverflowError (a 500) on `exp: Infinity`, which its JSON parser accepts: both malformed.
     try:
-        exp = jwt.get_unverified_claims(token).get("exp")
+        claims = jwt.get_unverified_claims(token)
     except JOSEError:
         return  # decode reports the malformed token
-    if isinstance(exp, bool):
-        raise AuthError(AuthCode.INVALID, "token has no usable `exp`")
+    for name in _TIME_CLAIMS:
+        if name in claims and not _finite_number(claims[name]):
+            raise AuthError(AuthCode.INVALID, f"token has no usable `{name}`")
+
+
+def _finite_number(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer beyond any float
+        return False
 
 
 def _principal(claims: dict[str, Any]) -> Principal:
     sub = claims.get("sub")
     exp = claims.get("exp")
-    if not isinstance(sub, str) or not sub.strip():
+    if not isinstance(sub, str) or not is_valid_id(sub) or not sub.strip():
         raise AuthError(AuthCode.INVALID, "token has no usable `sub`")
     if not isinstance(exp, int | float) or isinstance(exp, bool):
         raise AuthError(AuthCode.INVALID, "token has no usable `exp`")

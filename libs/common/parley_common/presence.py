@@ -3,7 +3,9 @@
 Gateways report every socket's joins and leaves (:class:`PresenceReport`) to the presence
 service, in order: on a Redis stream in production (:class:`RedisReportSink`), on a queue
 in the embedded default (:class:`InProcessReports`). Gateways also keep a liveness key
-alive; presence reaps the sockets of a gateway whose key expired. Presence is the only
+alive; presence reaps the sockets of a gateway whose key expired. A gateway that finds its
+key gone (Redis lost its state, or presence took the gateway for dead) reports a ``reset``
+and then every socket it has again, so presence is rebuilt from the gateways. Presence is the only
 writer of presence state; others read who is online through an :class:`OnlineReader`.
 The Redis key layout lives here because both sides use it (docs/presence.md).
 """
@@ -19,6 +21,7 @@ import redis.asyncio as aioredis
 
 JOIN = "join"
 LEAVE = "leave"
+RESET = "reset"  # "forget every socket of this gateway": the joins that follow are all it has
 # The stream is a work queue, not a log: presence acks what it applied. The cap only
 # bounds a backlog built up while no presence replica runs.
 REPORTS_MAXLEN = 1_000_000
@@ -26,11 +29,11 @@ REPORTS_MAXLEN = 1_000_000
 
 @dataclass(frozen=True, slots=True)
 class PresenceReport:
-    kind: str  # JOIN or LEAVE
+    kind: str  # JOIN, LEAVE or RESET
     gateway: str
-    socket: str
-    user: str
-    conversation: str
+    socket: str = ""  # socket, user and conversation are empty in a RESET
+    user: str = ""
+    conversation: str = ""
 
     def to_fields(self) -> dict[str, str]:
         return asdict(self)
@@ -101,7 +104,10 @@ class ReportSink(Protocol):
 
     async def write(self, reports: list[PresenceReport]) -> None: ...
 
-    async def alive(self, gateway: str, ttl_ms: int) -> None: ...
+    async def alive(self, gateway: str, ttl_ms: int) -> bool:
+        """Refresh the gateway's liveness key; False when it was gone: presence may have
+        lost this gateway's sockets, which must then be reported again."""
+        ...
 
 
 class RedisReportSink:
@@ -120,8 +126,9 @@ class RedisReportSink:
                 )
             await pipe.execute()
 
-    async def alive(self, gateway: str, ttl_ms: int) -> None:
-        await self._redis.set(self._keys.alive(gateway), b"1", px=ttl_ms)
+    async def alive(self, gateway: str, ttl_ms: int) -> bool:
+        previous = await self._redis.set(self._keys.alive(gateway), b"1", px=ttl_ms, get=True)
+        return previous is not None
 
 
 class InProcessReports:
@@ -134,5 +141,5 @@ class InProcessReports:
         for report in reports:
             self.queue.put_nowait(report)
 
-    async def alive(self, gateway: str, ttl_ms: int) -> None:
-        return None  # one process: the gateway cannot die without presence dying with it
+    async def alive(self, gateway: str, ttl_ms: int) -> bool:
+        return True  # one process: the gateway cannot die, nor presence forget, without the other

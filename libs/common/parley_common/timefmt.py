@@ -23,11 +23,17 @@ def format_ts(value: datetime) -> str:
 
 
 def parse_ts(text: str) -> datetime:
-    """Parse an ISO 8601 timestamp; one without a zone is taken as UTC."""
+    """Parse an ISO 8601 timestamp; one without a zone is taken as UTC.
+
+    ValueError for anything else, a valid time outside the years 1-9999 in UTC included
+    (``0001-01-01T00:00+05:00``)."""
     value = datetime.fromisoformat(text)
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of range in UTC") from None
 
 
 def format_ts_ms(epoch_ms: int) -> str:

@@ -25,21 +25,38 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from parley_common.errors import InvalidPayload
+from parley_common.ids import MAX_ID_CHARS, check_id, has_surrogates
 from parley_common.sanitize import MAX_BODY_CHARS, sanitize_body
 from parley_common.timefmt import format_ts, parse_ts
 
 MAX_SYNC_LIMIT = 500
 DEFAULT_SYNC_LIMIT = 100
 MAX_MEMBERS = 10_000
+# Seqs are PostgreSQL bigints: a larger one cannot name a message (and would not fit a query).
+MAX_SEQ = 2**63 - 1
 
 Timestamp = Annotated[datetime, PlainSerializer(format_ts, return_type=str)]
-Id = Annotated[StrictStr, StringConstraints(min_length=1, max_length=200)]
-ClientMessageId = Annotated[StrictStr, StringConstraints(min_length=1, max_length=128)]
-Seq = Annotated[StrictInt, Field(ge=0)]
+Id = Annotated[StrictStr, StringConstraints(min_length=1, max_length=MAX_ID_CHARS), AfterValidator(check_id)]
+ClientMessageId = Annotated[
+    StrictStr, StringConstraints(min_length=1, max_length=128), AfterValidator(check_id)
+]
+Seq = Annotated[StrictInt, Field(ge=0, le=MAX_SEQ)]
+
+
+def _no_surrogates(value: str) -> str:
+    # Control characters are the sanitizer's job; a surrogate cannot even reach it.
+    if has_surrogates(value):
+        raise ValueError("must not contain lone surrogates")
+    return value
+
+
+# A body as the gateway takes it: only its shape is checked there (sanitizing is done once,
+# by the messages service).
+RawBody = Annotated[StrictStr, StringConstraints(max_length=64 * 1024), AfterValidator(_no_surrogates)]
 
 
 def _check_body(value: str) -> str:
-    cleaned = sanitize_body(value)
+    cleaned = sanitize_body(_no_surrogates(value))
     if not cleaned:
         raise ValueError("body is empty after sanitizing")
     if len(cleaned) > MAX_BODY_CHARS:
@@ -50,7 +67,7 @@ def _check_body(value: str) -> str:
 def _check_title(value: str | None) -> str | None:
     if value is None:
         return None
-    cleaned = sanitize_body(value)
+    cleaned = sanitize_body(_no_surrogates(value))
     if len(cleaned) > 200:
         raise ValueError("title is longer than 200 characters")
     return cleaned or None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import aiohttp
 from fastapi import APIRouter, Request, Response
 
-from parley_common.errors import Unavailable
+from parley_common.errors import NotFound, Unavailable
 
 _FORWARDED_REQUEST = ("authorization", "content-type", "accept", "x-request-id")
 _FORWARDED_RESPONSE = ("content-type", "retry-after", "x-request-id")
@@ -57,7 +57,15 @@ def router() -> APIRouter:
 
     @api.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     async def forward(path: str, request: Request) -> Response:
+        if _leaves_api(request.url.path):
+            raise NotFound("no such route")
         proxy: ApiProxy = request.state.api_proxy
         return await proxy.forward(request)
 
     return api
+
+
+def _leaves_api(path: str) -> bool:
+    # "/api/../internal/…" (or %2e%2e, decoded by then) would be resolved by the HTTP client
+    # into a route of the internal API: only paths that stay under /api are forwarded.
+    return any(segment in (".", "..") for segment in path.split("/"))

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import redis.asyncio as aioredis
 import socketio
 from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -27,7 +28,7 @@ from parley_common.http import install_error_handlers, probe_router
 from parley_common.observability import RequestIdMiddleware, metrics_router
 from parley_common.presence import RedisReportSink, ReportSink
 from parley_common.redis_client import create_redis
-from parley_gateway import api_proxy
+from parley_gateway import api_proxy, web_ui
 from parley_gateway.config import GatewaySettings
 from parley_gateway.drain import Drain
 from parley_gateway.expiry import TokenExpiry
@@ -36,6 +37,7 @@ from parley_gateway.messages_client import MessagesClient
 from parley_gateway.presence_reporter import PresenceReporter
 from parley_gateway.sio.namespace import ChatNamespace
 from parley_gateway.sio.server import create_server, manager_running, manager_subscribed
+from parley_gateway.sio.sessions import Sessions
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,15 @@ class SocketIORoute:
         await self.app(scope, receive, send)
 
 
+def _redis(settings: GatewaySettings, stack: AsyncExitStack) -> aioredis.Redis | None:
+    """The process's Redis pool (bus, presence reports, Socket.IO rooms), closed with ``stack``."""
+    if not settings.redis_url:
+        return None
+    redis = create_redis(settings.redis_url)
+    stack.push_async_callback(redis.aclose)
+    return redis
+
+
 def create_app(
     settings: GatewaySettings,
     *,
@@ -72,14 +83,17 @@ def create_app(
             messages = MessagesClient.create(settings, app=messages_app)
             stack.push_async_callback(messages.aclose)
             app_bus, sink = bus, presence_sink
+            redis = _redis(settings, stack)
             if app_bus is None or sink is None:
-                assert settings.redis_url is not None  # checked above
-                redis = create_redis(settings.redis_url)
-                stack.push_async_callback(redis.aclose)
+                assert redis is not None  # checked above
                 app_bus = app_bus or RedisBus(redis, prefix=settings.redis_prefix)
                 sink = sink or RedisReportSink(redis, prefix=settings.redis_prefix)
+            sessions = Sessions()
             presence = PresenceReporter(
-                sink, gateway_id=uuid.uuid4().hex, ttl_ms=int(settings.presence_gateway_ttl_s * 1000)
+                sink,
+                gateway_id=uuid.uuid4().hex,
+                ttl_ms=int(settings.presence_gateway_ttl_s * 1000),
+                sockets=sessions.joined,
             )
             await stack.enter_async_context(presence.running())
             state: dict[str, Any] = {}
@@ -87,13 +101,14 @@ def create_app(
                 proxy = api_proxy.create_client(settings.api_proxy_url, timeout_s=settings.internal_timeout_s)
                 stack.push_async_callback(proxy.aclose)
                 state["api_proxy"] = proxy
-            sio = create_server(settings)
+            sio = create_server(settings, redis=redis)
             namespace = ChatNamespace(
                 verifier=TokenVerifier(settings),
                 messages=messages,
                 expiry=TokenExpiry(leeway_s=settings.jwt_leeway_s),
                 drain=drain,
                 presence=presence,
+                sessions=sessions,
             )
             sio.register_namespace(namespace)
             await stack.enter_async_context(manager_running(sio))
@@ -125,5 +140,7 @@ def create_app(
     app.include_router(probe_router(ready))
     if settings.api_proxy_url:
         app.include_router(api_proxy.router())
+    if settings.web_ui:
+        web_ui.install(app)
     app.add_middleware(SocketIORoute)
     return app

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
 from parley_common.config import InternalApiSettings, JwtSettings, RedisSettings, split_commas
+from parley_gateway.ws_protocol import WebSocketProtocol
 
 
 class GatewaySettings(JwtSettings, RedisSettings, InternalApiSettings):
@@ -39,6 +40,13 @@ class GatewaySettings(JwtSettings, RedisSettings, InternalApiSettings):
         description="MAX_PACKET_BYTES: largest Socket.IO packet (or polling POST) accepted; a bigger "
         "one closes that connection.",
     )
+    connect_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=60,
+        description="CONNECT_TIMEOUT_S: how long a transport may stay open without an accepted "
+        "Socket.IO CONNECT (no token yet, or a refused one) before it is closed.",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default=[],
         description="CORS_ORIGINS: comma-separated browser origins allowed to connect, or `*`. "
@@ -59,6 +67,11 @@ class GatewaySettings(JwtSettings, RedisSettings, InternalApiSettings):
         "third of it. A gateway silent for longer is taken for dead and its sockets leave presence "
         "(PROTOCOL §4.4: within 30 s, grace period included).",
     )
+    web_ui: bool = Field(
+        default=True,
+        description="WEB_UI: serve the chat page (clients/web, built into the package) at `/`: "
+        "`true` or `false`.",
+    )
     api_proxy_url: str | None = Field(
         default=None,
         description="API_PROXY_URL: when set, the gateway forwards /api/* to this base URL (the "
@@ -78,7 +91,11 @@ class GatewaySettings(JwtSettings, RedisSettings, InternalApiSettings):
     def server_options(self) -> dict[str, Any]:
         """uvicorn options the gateway needs, wherever it is served (alone or embedded)."""
         return {
+            "ws": WebSocketProtocol,
             "ws_max_size": self.max_packet_bytes,
+            # Engine.IO pings every socket every PING_INTERVAL_MS already; uvicorn's own
+            # WebSocket pings on top would only cost CPU per idle socket.
+            "ws_ping_interval": None,
             # Bounds the wait for long-polling requests after the drain.
             "timeout_graceful_shutdown": self.drain_timeout_s + 5,
         }

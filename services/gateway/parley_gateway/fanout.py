@@ -2,8 +2,8 @@
 
 The messages service publishes a :class:`parley_common.events.RoomEvent` after each commit
 (``message:new``, ``message:delivered``, ``message:read``). Every gateway subscribes and
-emits it to its own members of ``conversation:<id>`` only (``ignore_queue``): relaying it
-through the Socket.IO Redis manager as well would deliver it once per gateway.
+emits it to its own members of ``conversation:<id>`` only (:func:`emit_locally`): relaying
+it through the Socket.IO Redis manager as well would deliver it once per gateway.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import socketio
 from parley_common.bus import Bus
 from parley_common.events import ROOM_EVENTS, unpack_room_events
 from parley_gateway.rooms import conversation_room
+from parley_gateway.sio.local_emit import emit_locally
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +45,12 @@ async def _deliver(events: AsyncIterator[tuple[str, dict[str, Any]]], sio: socke
 
 async def _emit(sio: socketio.AsyncServer, event: dict[str, Any]) -> None:
     try:
-        await sio.emit(
+        emit_locally(
+            sio,
             event["event"],
             event["data"],
             room=conversation_room(event["conversation_id"]),
             skip_sid=event.get("skip_socket_id"),
-            ignore_queue=True,
         )
     except Exception:
         # One bad event must not stop delivery of the rest; clients catch up by seq.

@@ -1,4 +1,4 @@
-"""FastAPI dependencies: the service, the caller's identity, the internal-API guard.
+"""FastAPI dependencies: the service, the caller's identity, the internal-API guard, ids in paths.
 
 All ``async def`` although none awaits: FastAPI runs a plain ``def`` dependency in its
 thread pool, a thread hand-off per dependency per request (measured: a fifth of the
@@ -10,11 +10,12 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from parley_common.auth import AuthError, TokenVerifier
-from parley_common.errors import Unauthenticated
+from parley_common.errors import NotFound, Unauthenticated
+from parley_common.ids import MAX_ID_CHARS, unfit_characters
 from parley_messages.config import MessagesSettings
 from parley_messages.service import MessagesService
 
@@ -48,7 +49,18 @@ async def internal_caller(request: Request, credentials: Credentials) -> None:
         raise Unauthenticated("internal API: missing or wrong INTERNAL_TOKEN")
 
 
+async def conversation_path(
+    conversation_id: Annotated[str, Path(min_length=1, max_length=MAX_ID_CHARS)],
+) -> str:
+    """The ``{conversation_id}`` of a route. One that no conversation can have (a NUL, a
+    control character: it could not even be looked up) is ``not_found``, like any unknown id."""
+    if unfit_characters(conversation_id):
+        raise NotFound()
+    return conversation_id
+
+
 ServiceDep = Annotated[MessagesService, Depends(get_service)]
 SettingsDep = Annotated[MessagesSettings, Depends(get_settings)]
 CurrentUser = Annotated[str, Depends(current_user)]
 InternalCaller = Depends(internal_caller)
+ConversationPath = Annotated[str, Depends(conversation_path)]

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_common.errors import Unavailable
 from parley_common.wire import Message
+from parley_messages.outages import RAW_OUTAGES, is_outage
 
 SEND_CONTEXT = """
 SELECT c.last_seq,
@@ -37,7 +38,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (sender_id, client_message_id) DO NOTHING
 RETURNING id, conversation_id, sender_id, client_message_id, body, seq, created_at
 """
-OUTAGES = (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError)
+OUTAGES = RAW_OUTAGES
 
 
 class Duplicate(Exception):
@@ -71,8 +72,10 @@ class PgSendPath:
                 except OUTAGES:
                     await conn.invalidate()
                     raise
-        except OUTAGES as exc:
-            raise Unavailable("the database is unavailable; nothing was stored") from exc
+        except Exception as exc:
+            if is_outage(exc):  # SQLAlchemy's pool wraps what a refused connection raises
+                raise Unavailable("the database is unavailable; nothing was stored") from exc
+            raise
 
     async def send_context(self, *, conversation_id: str, sender_id: str, client_message_id: str) -> Any:
         async with self._raw() as conn:

@@ -6,7 +6,6 @@ are single statements. Connection-level failures become :class:`Unavailable`.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,7 +13,6 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import and_, exists, select, text, update
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -22,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from parley_common.errors import Unavailable
 from parley_common.wire import Conversation, Member, Message
 from parley_messages.models import ConversationRow, MemberRow, MessageRow
+from parley_messages.outages import is_outage
 from parley_messages.pg_send import PgBatchPath, message_of
 
 conversations = ConversationRow.__table__  # type: ignore[attr-defined]
@@ -78,18 +77,12 @@ def _message(row: Any) -> Message:
     )
 
 
-def _is_outage(exc: BaseException) -> bool:
-    if isinstance(exc, sa_exc.DBAPIError):
-        return exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
-    return isinstance(exc, OSError | TimeoutError | asyncio.TimeoutError | sa_exc.TimeoutError)
-
-
 @asynccontextmanager
 async def _outage_as_unavailable() -> AsyncIterator[None]:
     try:
         yield
     except Exception as exc:
-        if _is_outage(exc):
+        if is_outage(exc):
             raise Unavailable("the database is unavailable; nothing was stored") from exc
         raise
 

@@ -2,7 +2,9 @@
 
 Redis: a stream read through one consumer group, so what was read but not yet applied
 survives a crash (it stays pending) and a new leader takes it over (XAUTOCLAIM) before
-reading anything newer: reports are applied in the order the gateways wrote them.
+reading anything newer: reports are applied in the order the gateways wrote them. If
+Redis loses the group (a restart without persistence), it is created again; the gateways
+notice the same loss and report all their sockets again.
 """
 
 from __future__ import annotations
@@ -53,21 +55,35 @@ class RedisReportSource:
         start = "0-0"
         while True:
             # Not justid: redis-py then drops the cursor this loop needs.
-            answer: Any = await self._redis.xautoclaim(
-                self._key, GROUP, self._consumer, min_idle_time=0, start_id=start, count=BATCH
-            )
+            try:
+                answer: Any = await self._redis.xautoclaim(
+                    self._key, GROUP, self._consumer, min_idle_time=0, start_id=start, count=BATCH
+                )
+            except ResponseError as exc:
+                await self._group_lost(exc)
+                break
             start = _text(answer[0])
             if start == "0-0":
                 break
         self._own_pending_first = True
 
     async def read(self, *, block_ms: int) -> list[Entry]:
-        if self._own_pending_first:
-            entries = await self._xread("0", block_ms=None)
-            if entries:
-                return entries
-            self._own_pending_first = False
-        return await self._xread(">", block_ms=block_ms)
+        try:
+            if self._own_pending_first:
+                entries = await self._xread("0", block_ms=None)
+                if entries:
+                    return entries
+                self._own_pending_first = False
+            return await self._xread(">", block_ms=block_ms)
+        except ResponseError as exc:
+            await self._group_lost(exc)
+            return []
+
+    async def _group_lost(self, exc: ResponseError) -> None:
+        if "NOGROUP" not in str(exc):
+            raise exc
+        log.warning("the presence report group is gone (Redis lost its data); creating it again")
+        await self.ensure_group()
 
     async def ack(self, ids: list[str]) -> None:
         if ids:

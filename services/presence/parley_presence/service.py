@@ -11,6 +11,9 @@ and any gateway, is joined to C. The state changes only here:
   ran out with no socket back (the store returns how many it announced).
 - :meth:`PresenceService.reap` drops the sockets of every gateway whose liveness key
   expired (killed without clean disconnects); their users go through the grace period.
+- A ``reset`` report from a gateway drops its sockets the same way; the joins it sends
+  right after (every socket it still has) cancel those grace periods, so a gateway
+  rebuilding presence after Redis lost it makes no flicker.
 
 Only the holder of the leader lease changes state, so two replicas never announce a
 transition twice, and reports are applied in the order the gateways wrote them. The
@@ -24,6 +27,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from parley_common.presence import RESET, PresenceReport
 from parley_common.timefmt import format_ts_ms
 from parley_presence.metrics import LEADER, REAPED, REPORTS, TRANSITIONS
 from parley_presence.reports import ReportSource
@@ -89,19 +93,26 @@ class PresenceService:
         applied: list[str] = []
         try:
             for entry_id, report in entries:
-                now = self._clock()
-                result = await self._store.apply(
-                    self.me, report, due_ms=now + self._grace_ms, at=format_ts_ms(now)
-                )
-                if result == NOT_LEADER:
-                    raise NotLeader()
-                if result == CAME_ONLINE:
-                    TRANSITIONS.labels("online").inc()
+                await self._apply(report)
                 applied.append(entry_id)
         finally:
             await self._source.ack(applied)
             REPORTS.inc(len(applied))
         return len(applied)
+
+    async def _apply(self, report: PresenceReport) -> None:
+        now = self._clock()
+        if report.kind == RESET:
+            dropped = await self._store.reap(self.me, report.gateway, due_ms=now + self._grace_ms)
+            if dropped == NOT_LEADER:
+                raise NotLeader()
+            log.info("gateway %s reports all its sockets again: dropped %d first", report.gateway, dropped)
+            return
+        result = await self._store.apply(self.me, report, due_ms=now + self._grace_ms, at=format_ts_ms(now))
+        if result == NOT_LEADER:
+            raise NotLeader()
+        if result == CAME_ONLINE:
+            TRANSITIONS.labels("online").inc()
 
     async def expire(self) -> None:
         now = self._clock()

@@ -61,14 +61,29 @@ class LeanSocket(AsyncSocket):
             packets.append(pkt)
         return packets
 
+    def send_now(self, pkt: Any) -> bool:
+        """``send`` without awaiting: queue ``pkt``; False if the socket is done with."""
+        if self.closed or self.closing:
+            return False
+        if self.last_ping and time.time() - self.last_ping > self.server.ping_timeout:
+            return False  # past its ping deadline: the server's sweep is closing it
+
+        self.queue.put_nowait(pkt)
+        return True
+
     def cut_if_silent(self, now: float) -> None:
-        """End the read loop of a WebSocket that sent nothing for PING_INTERVAL + PING_TIMEOUT.
+        """End the read loop of a WebSocket that sent nothing for PING_INTERVAL + PING_TIMEOUT,
+        or whose Engine.IO socket is closed.
 
         Upstream bounds every read with its own deadline (a timer per frame); the server's
         sweep calls this instead (``now``: the loop's clock).
         """
         silence_s = self.server.ping_interval + self.server.ping_timeout
-        if self._reader is not None and not self._silenced and now - self._heard_at > silence_s:
+        if self._reader is None or self._silenced:
+            return
+        # A closed socket (a server disconnect, or past its ping deadline) whose client
+        # ignored the CLOSE packet is cut too: upstream would keep reading from it.
+        if self.closed or now - self._heard_at > silence_s:
             self._silenced = True
             self._reader.cancel()
 
@@ -172,6 +187,11 @@ class LeanSocket(AsyncSocket):
 class LeanEngineServer(engineio.AsyncServer):
     """python-engineio's server whose sockets are :class:`LeanSocket`, and whose sweep for
     clients that stopped answering pings makes no task per socket."""
+
+    def send_now(self, eio_sid: str, pkt: Any) -> bool:
+        """Queue a packet for one socket without a task (see :meth:`LeanSocket.send_now`)."""
+        socket = self.sockets.get(eio_sid)
+        return isinstance(socket, LeanSocket) and socket.send_now(pkt)
 
     async def _service_task(self) -> None:
         # Upstream visits one socket per ``ping_timeout / len(sockets)`` seconds, through a

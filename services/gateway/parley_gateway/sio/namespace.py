@@ -14,15 +14,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Any
 
 import socketio
-from pydantic import StrictStr, StringConstraints
 
 from parley_common.auth import AuthError, TokenVerifier
 from parley_common.errors import InternalError, InvalidPayload, ParleyError, Unavailable
 from parley_common.observability import new_request_id, request_id
-from parley_common.wire import ClientMessageId, ConversationRef, Receipt, SyncRequest, parse_payload
+from parley_common.wire import ClientMessageId, ConversationRef, RawBody, Receipt, SyncRequest, parse_payload
 from parley_gateway.drain import Drain
 from parley_gateway.expiry import TokenExpiry
 from parley_gateway.messages_client import Answer, MessagesClient
@@ -31,6 +30,7 @@ from parley_gateway.presence_reporter import PresenceReporter
 from parley_gateway.rooms import conversation_room, user_room
 from parley_gateway.send_batcher import SendBatcher
 from parley_gateway.sio.handshake import authenticate
+from parley_gateway.sio.local_emit import emit_locally
 from parley_gateway.sio.sessions import Sessions, SocketState
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class SendPayload(ConversationRef):
     """
 
     client_message_id: ClientMessageId
-    body: Annotated[StrictStr, StringConstraints(max_length=64 * 1024)]
+    body: RawBody
 
 
 class ChatNamespace(socketio.AsyncNamespace):
@@ -143,7 +143,7 @@ class ChatNamespace(socketio.AsyncNamespace):
     async def _expire(self, state: SocketState) -> None:
         if not self.sessions.is_current(state):
             return
-        await self.emit("auth:expired", {}, to=state.sid, ignore_queue=True)
+        emit_locally(self.server, "auth:expired", {}, room=state.sid)
         # A server DISCONNECT: the client must not reconnect with the same token.
         await self.disconnect(state.sid)
 
@@ -175,7 +175,7 @@ class ChatNamespace(socketio.AsyncNamespace):
         state.member_of.add(request.conversation_id)
         if self.sessions.is_current(state):
             ack = {"clientMessageId": request.client_message_id, **result}
-            await self.emit("message:ack", ack, to=state.sid, ignore_queue=True)
+            emit_locally(self.server, "message:ack", ack, room=state.sid)
         return result
 
     async def on_messages_sync(self, state: SocketState, payload: Any) -> Answer:

@@ -1,32 +1,117 @@
 """Building the python-socketio server, and running its client manager.
 
-With REDIS_URL the manager is python-socketio's ``AsyncRedisManager``: rooms span every
-gateway, so an emit to a room (typing) reaches members connected elsewhere. Its listener
-is started here at start-up rather than at the first connection, so that a gateway is
-subscribed before it reports ready, and it is stopped on shutdown.
+With Redis the manager is :class:`RedisManager` (python-socketio's pub/sub manager on the
+gateway's Redis pool): rooms span every gateway, so an emit to a room (typing) reaches
+members connected elsewhere. Its listener is started here at start-up rather than at the
+first connection, so that a gateway is subscribed before it reports ready, and it is
+stopped on shutdown.
+
+:class:`ParleyServer` closes two doors python-socketio leaves open, so that a misbehaving
+client harms only itself (PROTOCOL §3):
+
+- Binary and malformed packets. Parley's events are JSON only; a binary event header may
+  announce up to 10⁹ attachments, which python-socketio would buffer in memory as they
+  come. Any binary packet, and any packet python-socketio cannot decode, closes that connection.
+- Connections that never authenticate. An Engine.IO connection whose Socket.IO CONNECT has
+  not been accepted within ``CONNECT_TIMEOUT_S`` (never sent, refused, or disconnected from
+  the namespace since) is closed, as socket.io's own ``connectTimeout`` does. Without it a
+  client could hold connections without a token, answering pings forever.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 
+import redis.asyncio as aioredis
 import socketio
 
 from parley_gateway.config import GatewaySettings
 from parley_gateway.sio.codec import OrjsonCodec
+from parley_gateway.sio.engine import LeanEngineServer
+from parley_gateway.sio.local_emit import JsonOnlyPacket
+from parley_gateway.sio.redis_manager import RedisManager
+
+log = logging.getLogger(__name__)
+
+# Socket.IO packet types 5 and 6: BINARY_EVENT, BINARY_ACK (their header is text).
+_BINARY_PACKET_TYPES = ("5", "6")
 
 
-def create_server(settings: GatewaySettings) -> socketio.AsyncServer:
+class ParleyServer(socketio.AsyncServer):
+    """python-socketio's server without binary packets and with a connect deadline.
+
+    The overridden ``_handle_eio_*`` methods are python-socketio's Engine.IO callbacks
+    (python-socketio is pinned); each calls the original for everything it lets through.
+    """
+
+    def __init__(self, *, connect_timeout_s: float, **options: Any) -> None:
+        super().__init__(**options)
+        self._connect_timeout_s = connect_timeout_s
+        self._deadlines: dict[str, asyncio.TimerHandle] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def _engineio_server_class(self) -> type:
+        return LeanEngineServer
+
+    async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
+        answer = await super()._handle_eio_connect(eio_sid, environ)
+        self._arm_deadline(eio_sid)
+        return answer
+
+    async def _handle_eio_message(self, eio_sid: str, data: str | bytes) -> None:
+        if isinstance(data, bytes) or data[:1] in _BINARY_PACKET_TYPES:
+            await self.eio.disconnect(eio_sid)
+            return
+        try:
+            await super()._handle_eio_message(eio_sid, data)
+        except Exception as exc:
+            # A packet no Socket.IO client writes (bad JSON, no event name, an unknown type):
+            # close that connection, as socket.io does, with one line rather than a traceback.
+            log.info("closing a connection after a malformed packet: %r", exc)
+            await self.eio.disconnect(eio_sid)
+
+    async def _handle_disconnect(self, eio_sid: str, namespace: str | None, reason: Any = None) -> None:
+        await super()._handle_disconnect(eio_sid, namespace, reason)
+        if eio_sid in self.environ:  # the transport stays open without a namespace
+            self._arm_deadline(eio_sid)
+
+    async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
+        await super()._handle_eio_disconnect(eio_sid, reason)
+        deadline = self._deadlines.pop(eio_sid, None)
+        if deadline is not None:
+            deadline.cancel()
+
+    def _arm_deadline(self, eio_sid: str) -> None:
+        previous = self._deadlines.pop(eio_sid, None)
+        if previous is not None:
+            previous.cancel()
+        loop = asyncio.get_running_loop()
+        self._deadlines[eio_sid] = loop.call_later(self._connect_timeout_s, self._deadline_passed, eio_sid)
+
+    def _deadline_passed(self, eio_sid: str) -> None:
+        self._deadlines.pop(eio_sid, None)
+        if self.manager.sid_from_eio_sid(eio_sid, "/") is not None:
+            return  # connected in time
+        task = asyncio.ensure_future(self.eio.disconnect(eio_sid))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+
+def create_server(settings: GatewaySettings, *, redis: aioredis.Redis | None = None) -> ParleyServer:
     manager: socketio.AsyncManager
-    if settings.redis_url:
-        manager = socketio.AsyncRedisManager(settings.redis_url, channel=f"{settings.redis_prefix}:socketio")
+    if redis is not None:
+        manager = RedisManager(redis, channel=f"{settings.redis_prefix}:socketio")
     else:
         manager = socketio.AsyncManager()
-    return socketio.AsyncServer(
+    return ParleyServer(
+        connect_timeout_s=settings.connect_timeout_s,
         async_mode="asgi",
         client_manager=manager,
+        serializer=JsonOnlyPacket,
         json=OrjsonCodec,
         ping_interval=settings.ping_interval_ms / 1000,
         ping_timeout=settings.ping_timeout_ms / 1000,
@@ -39,11 +124,10 @@ def create_server(settings: GatewaySettings) -> socketio.AsyncServer:
 
 
 def manager_subscribed(sio: socketio.AsyncServer) -> bool:
-    """True once the Redis manager has subscribed (always true without Redis)."""
-    pubsub = getattr(sio.manager, "pubsub", None)
-    if not isinstance(sio.manager, socketio.AsyncRedisManager):
+    """True while the Redis manager is subscribed (always true without Redis)."""
+    if not isinstance(sio.manager, RedisManager):
         return True
-    return bool(pubsub is not None and pubsub.subscribed)
+    return sio.manager.listening
 
 
 @asynccontextmanager
@@ -58,7 +142,6 @@ async def manager_running(sio: socketio.AsyncServer) -> AsyncIterator[None]:
             listener.cancel()
             with suppress(asyncio.CancelledError):
                 await listener
-        redis = getattr(sio.manager, "redis", None)
-        if redis is not None:
-            await redis.aclose()
+        if isinstance(sio.manager, RedisManager):
+            await sio.manager.close()  # its pool is the gateway's, closed by the lifespan
         await sio.shutdown()

@@ -7,6 +7,7 @@ event, and the store copies on each access.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 
@@ -37,6 +38,12 @@ class Sessions:
 
     def pop(self, sid: str) -> SocketState | None:
         return self._by_sid.pop(sid, None)
+
+    def joined(self) -> Iterator[tuple[str, str, str]]:
+        """(socket, user, conversation) for every conversation each socket is joined to."""
+        for state in self._by_sid.values():
+            for conversation_id in state.joined:
+                yield state.sid, state.user_id, conversation_id
 
     def is_current(self, state: SocketState) -> bool:
         """False once the socket has disconnected (its state was popped)."""

@@ -22,7 +22,7 @@ from parley_common.internal_api import (
     InternalUser,
 )
 from parley_common.wire import MembersSnapshot, ReceiptResult, SendResult, SyncResult, parse_payload
-from parley_messages.deps import InternalCaller, ServiceDep
+from parley_messages.deps import ConversationPath, InternalCaller, ServiceDep
 from parley_messages.store import WatermarkKind
 
 log = logging.getLogger(__name__)
@@ -67,24 +67,26 @@ async def send(body: InternalSend, service: ServiceDep) -> SendResult:
 
 
 @router.post("/conversations/{conversation_id}/join")
-async def join(conversation_id: str, body: InternalUser, service: ServiceDep) -> MembersSnapshot:
+async def join(conversation_id: ConversationPath, body: InternalUser, service: ServiceDep) -> MembersSnapshot:
     return await service.members_snapshot(user_id=body.user_id, conversation_id=conversation_id)
 
 
 @router.post("/conversations/{conversation_id}/access")
-async def access(conversation_id: str, body: InternalUser, service: ServiceDep) -> InternalAccess:
+async def access(
+    conversation_id: ConversationPath, body: InternalUser, service: ServiceDep
+) -> InternalAccess:
     found = await service.check_access(user_id=body.user_id, conversation_id=conversation_id)
     return InternalAccess(last_seq=found.last_seq)
 
 
 @router.post("/conversations/{conversation_id}/sync")
-async def sync(conversation_id: str, body: InternalSync, service: ServiceDep) -> SyncResult:
+async def sync(conversation_id: ConversationPath, body: InternalSync, service: ServiceDep) -> SyncResult:
     return await service.sync(user_id=body.user_id, conversation_id=conversation_id, query=body)
 
 
 @router.post("/conversations/{conversation_id}/{kind}")
 async def mark(
-    conversation_id: str, kind: WatermarkKind, body: InternalReceipt, service: ServiceDep
+    conversation_id: ConversationPath, kind: WatermarkKind, body: InternalReceipt, service: ServiceDep
 ) -> ReceiptResult:
     return await service.mark(
         user_id=body.user_id, conversation_id=conversation_id, kind=kind, up_to_seq=body.up_to_seq

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from parley_common.wire import (
     Conversation,
@@ -19,12 +19,10 @@ from parley_common.wire import (
     WireModel,
     parse_payload,
 )
-from parley_messages.deps import CurrentUser, ServiceDep
+from parley_messages.deps import ConversationPath, CurrentUser, ServiceDep
 from parley_messages.store import WatermarkKind
 
 router = APIRouter(prefix="/api", tags=["public"])
-
-ConversationId = Annotated[str, Path(min_length=1, max_length=200)]
 
 
 class ConversationList(WireModel):
@@ -45,14 +43,14 @@ async def list_conversations(user: CurrentUser, service: ServiceDep) -> Conversa
 
 @router.get("/conversations/{conversation_id}")
 async def get_conversation(
-    conversation_id: ConversationId, user: CurrentUser, service: ServiceDep
+    conversation_id: ConversationPath, user: CurrentUser, service: ServiceDep
 ) -> ConversationDetail:
     return await service.get_conversation(user_id=user, conversation_id=conversation_id)
 
 
 @router.get("/conversations/{conversation_id}/messages")
 async def list_messages(
-    conversation_id: ConversationId,
+    conversation_id: ConversationPath,
     user: CurrentUser,
     service: ServiceDep,
     after_seq: Annotated[int | None, Query(alias="afterSeq")] = None,
@@ -68,7 +66,7 @@ async def list_messages(
 
 @router.post("/conversations/{conversation_id}/messages", status_code=201)
 async def post_message(
-    conversation_id: ConversationId,
+    conversation_id: ConversationPath,
     body: PostMessage,
     user: CurrentUser,
     service: ServiceDep,
@@ -95,13 +93,13 @@ async def _mark(
 
 @router.post("/conversations/{conversation_id}/delivered")
 async def mark_delivered(
-    conversation_id: ConversationId, body: ReceiptBody, user: CurrentUser, service: ServiceDep
+    conversation_id: ConversationPath, body: ReceiptBody, user: CurrentUser, service: ServiceDep
 ) -> ReceiptResult:
     return await _mark("delivered", conversation_id, body, user, service)
 
 
 @router.post("/conversations/{conversation_id}/read")
 async def mark_read(
-    conversation_id: ConversationId, body: ReceiptBody, user: CurrentUser, service: ServiceDep
+    conversation_id: ConversationPath, body: ReceiptBody, user: CurrentUser, service: ServiceDep
 ) -> ReceiptResult:
     return await _mark("read", conversation_id, body, user, service)

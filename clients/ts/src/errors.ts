@@ -1,0 +1,74 @@
+/** Typed errors, one per protocol code (PROTOCOL §3), plus the handshake's refusals. */
+
+export type ErrorCode =
+  | "invalid_payload"
+  | "forbidden"
+  | "not_found"
+  | "rate_limited"
+  | "unavailable"
+  | "internal";
+
+export type AuthErrorCode = "auth_missing" | "auth_invalid" | "auth_expired";
+
+/** An error the server answered with (or its stand-in); `code` is the protocol code. */
+export class ParleyError extends Error {
+  override name = "ParleyError";
+  readonly code: string;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(code: string, message?: string, options: { retryAfterMs?: number } = {}) {
+    super(message || code);
+    this.code = code;
+    this.retryable = !NOT_RETRYABLE.has(code);
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+const NOT_RETRYABLE = new Set(["invalid_payload", "forbidden", "not_found"]);
+
+/** The server refused the token; the client keeps trying, asking the token provider each time. */
+export class AuthError extends ParleyError {
+  override name = "AuthError";
+  declare readonly code: AuthErrorCode;
+}
+
+/** The link dropped before the answer came (never shown as a message error: sends wait instead). */
+export class NotConnected extends Error {
+  override name = "NotConnected";
+}
+
+/** An HTTP API call failed; `status` is the HTTP status (0 when the request did not get through). */
+export class HttpError extends ParleyError {
+  override name = "HttpError";
+  readonly status: number;
+
+  constructor(status: number, code: string, message?: string) {
+    super(code, message);
+    this.status = status;
+  }
+}
+
+/** The typed error of an `{"ok": false, "error": {...}}` ack (or of a malformed answer). */
+export function errorFromAck(ack: unknown): ParleyError {
+  const error = isRecord(ack) ? ack["error"] : undefined;
+  if (!isRecord(error)) return new ParleyError("internal", "malformed answer from the server");
+  const code = typeof error["code"] === "string" ? error["code"] : "internal";
+  const message = typeof error["message"] === "string" ? error["message"] : undefined;
+  const retry = error["retryAfterMs"];
+  return new ParleyError(code, message, typeof retry === "number" ? { retryAfterMs: retry } : {});
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A connection attempt failed for another reason than the token (network, timeout, server down). */
+export class ConnectError extends Error {
+  override name = "ConnectError";
+}
+
+/** The client was closed while this was waiting. */
+export class ClientClosed extends Error {
+  override name = "ClientClosed";
+}

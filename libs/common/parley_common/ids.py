@@ -1,0 +1,38 @@
+"""What an id may be: the one rule for every id a client or a token hands in.
+
+Ids are opaque strings (PROTOCOL §4): conversation ids, user ids (JWT ``sub``,
+``memberIds``) and ``clientMessageId`` are compared and stored, never interpreted. They
+may be any text of 1 to ``MAX_ID_CHARS`` characters except control characters (C0, DEL,
+C1) and lone UTF-16 surrogates: PostgreSQL cannot store a NUL or a surrogate at all, and
+a newline or an escape sequence in an id is garbage in every log line and UI that shows it.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_ID_CHARS = 200
+_UNFIT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def unfit_characters(value: str) -> bool:
+    """True when ``value`` holds a control character or a lone surrogate."""
+    return _UNFIT.search(value) is not None
+
+
+def has_surrogates(value: str) -> bool:
+    """True for a lone UTF-16 surrogate (a JS string cut inside an emoji): not text, it
+    cannot be encoded as UTF-8, stored or sent on."""
+    return _SURROGATE.search(value) is not None
+
+
+def check_id(value: str) -> str:
+    """``value`` itself, or ValueError naming what is wrong (used by the wire models)."""
+    if unfit_characters(value):
+        raise ValueError("must not contain control characters or lone surrogates")
+    return value
+
+
+def is_valid_id(value: object, *, max_chars: int = MAX_ID_CHARS) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= max_chars and not unfit_characters(value)
