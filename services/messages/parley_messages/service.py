@@ -16,6 +16,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any
 
 from parley_common.bus import Bus
 from parley_common.errors import Forbidden, InternalError, NotFound, ParleyError, RateLimited
@@ -29,7 +30,6 @@ from parley_common.wire import (
     ConversationDetail,
     CreateConversation,
     Member,
-    MembersSnapshot,
     Message,
     ReceiptMoved,
     ReceiptResult,
@@ -103,10 +103,34 @@ class MessagesService:
         members = await self._with_online(conversation_id, member_list)
         return ConversationDetail(**conversation.model_dump(), members=members)
 
-    async def members_snapshot(self, *, user_id: str, conversation_id: str) -> MembersSnapshot:
-        """For ``conversation:join``: membership checked, members with watermarks."""
-        detail = await self.get_conversation(user_id=user_id, conversation_id=conversation_id)
-        return MembersSnapshot(conversation_id=detail.id, last_seq=detail.last_seq, members=detail.members)
+    async def members_snapshot(self, *, user_id: str, conversation_id: str) -> dict[str, Any]:
+        """For ``conversation:join``: membership checked, members with watermarks, as the
+        wire dict of :class:`parley_common.wire.MembersSnapshot`.
+
+        Built from the rows without models: a join into a 500-member room made 1,000 of
+        them, most of its CPU, and a reconnect storm is thousands of joins.
+        """
+        rows = await self._store.conversation_rows(conversation_id=conversation_id)
+        if not rows:
+            raise NotFound()
+        member_rows = [row for row in rows if row["user_id"] is not None]
+        user_ids = [row["user_id"] for row in member_rows]
+        if user_id not in user_ids:
+            raise Forbidden()
+        online = await self._online.online_users(conversation_id, user_ids)
+        return {
+            "conversationId": rows[0]["id"],
+            "lastSeq": rows[0]["last_seq"],
+            "members": [
+                {
+                    "userId": row["user_id"],
+                    "online": row["user_id"] in online,
+                    "lastDeliveredSeq": row["last_delivered_seq"],
+                    "lastReadSeq": row["last_read_seq"],
+                }
+                for row in member_rows
+            ],
+        }
 
     async def check_access(self, *, user_id: str, conversation_id: str) -> Access:
         """Raise NotFound / Forbidden unless ``user_id`` is a member."""
@@ -115,7 +139,15 @@ class MessagesService:
 
     async def _with_online(self, conversation_id: str, member_list: list[Member]) -> list[Member]:
         online = await self._online.online_users(conversation_id, [m.user_id for m in member_list])
-        return [m.model_copy(update={"online": m.user_id in online}) for m in member_list]
+        return [
+            Member(
+                user_id=m.user_id,
+                online=m.user_id in online,
+                last_delivered_seq=m.last_delivered_seq,
+                last_read_seq=m.last_read_seq,
+            )
+            for m in member_list
+        ]
 
     # ---- messages -------------------------------------------------------------------
 

@@ -164,28 +164,32 @@ class MessageStore:
             for row in rows
         ]
 
-    async def get_conversation(self, *, conversation_id: str) -> tuple[Conversation, list[Member]] | None:
-        """The conversation and every member's watermarks (``online`` left False), read by
-        one statement."""
+    async def conversation_rows(self, *, conversation_id: str) -> list[Any]:
+        """The conversation joined with its members, one mapping per member (ordered by
+        user id; ``user_id`` None for a conversation without members), by one statement;
+        empty when there is no such conversation."""
         if self._pg is not None:
-            rows = await self._pg.conversation_with_members(conversation_id)
-        else:
-            query = (
-                select(
-                    conversations.c.id,
-                    conversations.c.title,
-                    conversations.c.created_at,
-                    conversations.c.last_seq,
-                    members.c.user_id,
-                    members.c.last_delivered_seq,
-                    members.c.last_read_seq,
-                )
-                .select_from(conversations.outerjoin(members))
-                .where(conversations.c.id == conversation_id)
-                .order_by(members.c.user_id)
+            return await self._pg.conversation_with_members(conversation_id)
+        query = (
+            select(
+                conversations.c.id,
+                conversations.c.title,
+                conversations.c.created_at,
+                conversations.c.last_seq,
+                members.c.user_id,
+                members.c.last_delivered_seq,
+                members.c.last_read_seq,
             )
-            async with self._single() as conn:
-                rows = [row._mapping for row in (await conn.execute(query)).all()]
+            .select_from(conversations.outerjoin(members))
+            .where(conversations.c.id == conversation_id)
+            .order_by(members.c.user_id)
+        )
+        async with self._single() as conn:
+            return [row._mapping for row in (await conn.execute(query)).all()]
+
+    async def get_conversation(self, *, conversation_id: str) -> tuple[Conversation, list[Member]] | None:
+        """The conversation and every member's watermarks (``online`` left False)."""
+        rows = await self.conversation_rows(conversation_id=conversation_id)
         if not rows:
             return None
         member_list = [

@@ -66,9 +66,12 @@ async def send(body: InternalSend, service: ServiceDep) -> SendResult:
     )
 
 
-@router.post("/conversations/{conversation_id}/join")
-async def join(conversation_id: ConversationPath, body: InternalUser, service: ServiceDep) -> MembersSnapshot:
-    return await service.members_snapshot(user_id=body.user_id, conversation_id=conversation_id)
+@router.post("/conversations/{conversation_id}/join", response_model=MembersSnapshot)
+async def join(conversation_id: ConversationPath, body: InternalUser, service: ServiceDep) -> Response:
+    """The ``conversation:join`` answer: a :class:`MembersSnapshot` (documented below),
+    serialized straight from the service's dict (a big room's snapshot is thousands of members)."""
+    snapshot = await service.members_snapshot(user_id=body.user_id, conversation_id=conversation_id)
+    return Response(orjson.dumps(snapshot), media_type="application/json")
 
 
 @router.post("/conversations/{conversation_id}/access")
