@@ -171,12 +171,15 @@ class Chat:
         (PROTOCOL §6), until every send has been acked.
         """
         await self.stop_sending()
+        acked = self.acked
         try:
             async with asyncio.timeout(wait_s):
                 while not await self._outcomes(retry_failed=retry_failed):
                     pass
         except TimeoutError:
-            raise AssertionError(f"sends still unsettled after {wait_s} s:\n{self.describe()}") from None
+            progress = f"{self.acked - acked} acked meanwhile, {self.sent - self.acked} left"
+            unsettled = f"sends unsettled after {wait_s} s ({progress}):\n{self.describe()}"
+            raise AssertionError(unsettled) from None
         for member in self.members:
             await self._synced(member, wait_s=wait_s)
 
