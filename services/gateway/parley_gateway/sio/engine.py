@@ -65,27 +65,51 @@ class LeanSocket(AsyncSocket):
         """``send`` without awaiting: queue ``pkt``; False if the socket is done with."""
         if self.closed or self.closing:
             return False
-        if self.last_ping and time.time() - self.last_ping > self.server.ping_timeout:
+        if self.ping_overdue(time.time()):
             return False  # past its ping deadline: the server's sweep is closing it
 
         self.queue.put_nowait(pkt)
         return True
 
+    def ping_overdue(self, now: float) -> bool:
+        """No pong for the last ping within PING_TIMEOUT, plus the server's loop lag."""
+        grace_s = self.server.ping_timeout + getattr(self.server, "lag_s", 0.0)
+        return self.last_ping is not None and self.last_ping > 0 and now - self.last_ping > grace_s
+
+    async def check_ping_timeout(self) -> bool:
+        """Upstream's check (close a socket past its ping deadline), with :meth:`ping_overdue`."""
+        if self.closed:
+            raise exceptions.SocketIsClosedError()
+        if self.ping_overdue(time.time()):
+            # abort=False writes a CLOSE packet, as upstream does for a half-open socket.
+            await self.close(wait=False, abort=False, reason=self.server.reason.PING_TIMEOUT)
+            return False
+        return True
+
     def cut_if_silent(self, now: float) -> None:
-        """End the read loop of a WebSocket that sent nothing for PING_INTERVAL + PING_TIMEOUT,
-        or whose Engine.IO socket is closed.
+        """End the read loop of a WebSocket that sent nothing for PING_INTERVAL + PING_TIMEOUT
+        (plus the server's loop lag).
 
         Upstream bounds every read with its own deadline (a timer per frame); the server's
         sweep calls this instead (``now``: the loop's clock).
         """
-        silence_s = self.server.ping_interval + self.server.ping_timeout
+        silence_s = self.server.ping_interval + self.server.ping_timeout + getattr(self.server, "lag_s", 0.0)
+        if self._reader is not None and now - self._heard_at > silence_s:
+            self._stop_reading()
+
+    async def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
+        await super().close(wait=wait, abort=abort, reason=reason)
+        # Upstream keeps reading from a closed socket until its client hangs up, which one
+        # that ignores the CLOSE packet never does; the writer flushes what is queued
+        # (the CLOSE packet included), then closes the connection.
+        self._stop_reading()
+
+    def _stop_reading(self) -> None:
         if self._reader is None or self._silenced:
             return
-        # A closed socket (a server disconnect, or past its ping deadline) whose client
-        # ignored the CLOSE packet is cut too: upstream would keep reading from it.
-        if self.closed or now - self._heard_at > silence_s:
-            self._silenced = True
-            self._reader.cancel()
+        self._silenced = True
+        if self._reader is not asyncio.current_task():
+            self._reader.cancel()  # else the read loop sees _silenced after this frame
 
     def schedule_ping(self) -> None:
         # Upstream starts a task that sleeps, then pings: a timer does the same for less.
@@ -132,16 +156,27 @@ class LeanSocket(AsyncSocket):
                 self._heard_at = loop.time()
                 if data is None or len(data) > self.server.max_http_buffer_size:
                     return  # closed by the client, or a packet over the limit
-                try:
-                    await self.receive(packet.Packet(encoded_packet=data))
-                except exceptions.UnknownPacketError:
-                    pass
-                except exceptions.SocketIsClosedError:
+                if not await self._handle_frame(data):
                     return
-                except Exception:
-                    self.server.logger.exception("Unknown receive error")
         finally:
             self._reader = None
+
+    async def _handle_frame(self, data: Any) -> bool:
+        """Hand one frame to Engine.IO; False when the socket is done reading."""
+        try:
+            await self.receive(packet.Packet(encoded_packet=data))
+        except asyncio.CancelledError:
+            if not self._silenced or self._reader is None:
+                raise
+            self._reader.uncancel()  # closed by another task while this frame ran
+            return False
+        except exceptions.UnknownPacketError:
+            pass
+        except exceptions.SocketIsClosedError:
+            return False
+        except Exception:
+            self.server.logger.exception("Unknown receive error")
+        return not self._silenced  # this frame may have closed the socket
 
     async def _write_loop(self, ws: Any) -> None:
         # No deadline here, unlike upstream: the read loop always ends by queueing None (a
@@ -186,7 +221,10 @@ class LeanSocket(AsyncSocket):
 
 class LeanEngineServer(engineio.AsyncServer):
     """python-engineio's server whose sockets are :class:`LeanSocket`, and whose sweep for
-    clients that stopped answering pings makes no task per socket."""
+    clients that stopped answering pings makes no task per socket and allows for its own
+    event loop's lag (``lag_s``)."""
+
+    lag_s = 0.0
 
     def send_now(self, eio_sid: str, pkt: Any) -> bool:
         """Queue a packet for one socket without a task (see :meth:`LeanSocket.send_now`)."""
@@ -200,19 +238,25 @@ class LeanEngineServer(engineio.AsyncServer):
         period = min(_SWEEP_S, self.ping_timeout)
         loop = asyncio.get_running_loop()
         while True:
+            started = loop.time()
             try:
                 async with asyncio.timeout(period):
                     await self.service_task_event.wait()
                 return
             except TimeoutError:
                 pass
+            # How late this wake-up came is how late the loop runs everything, pongs
+            # included: an overloaded gateway gives its clients that much more time rather
+            # than dropping healthy ones (which would reconnect and overload it further).
+            late_s = max(0.0, loop.time() - started - period)
+            self.lag_s = max(late_s, self.lag_s / 2)
             now, loop_now = time.time(), loop.time()
             for socket in list(self.sockets.values()):
                 if isinstance(socket, LeanSocket):
                     socket.cut_if_silent(loop_now)
                 if socket.closed:
                     self.sockets.pop(socket.sid, None)
-                elif not socket.closing and socket.last_ping and now - socket.last_ping > self.ping_timeout:
+                elif not socket.closing and socket.ping_overdue(now):
                     try:
                         await socket.check_ping_timeout()  # closes it, as upstream's sweep does
                     except Exception:
