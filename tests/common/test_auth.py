@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from jose import jwt
 
 from parley_common.auth import AuthCode, AuthError, Principal, TokenVerifier, mint_token
 from parley_common.config import JwtSettings
+from tests.support.rsa_keys import RsaKeys, generate_rsa_keys
 
 SECRET = "a-long-enough-test-secret-123"
 OTHER_SECRET = "another-long-enough-secret-456"
@@ -30,33 +29,14 @@ DROP: Any = object()  # a claim value meaning "leave this claim out"
 
 
 @dataclass(frozen=True)
-class RsaKeys:
-    private_pem: str
-    public_pem: str
-
-
-@dataclass(frozen=True)
 class Keys:
     rsa: RsaKeys
     other_rsa: RsaKeys  # a second pair: a valid signature by the wrong key
 
 
-def _generate_rsa_keys() -> RsaKeys:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public_pem = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return RsaKeys(private_pem=private_pem, public_pem=public_pem)
-
-
 @pytest.fixture(scope="module")
 def keys() -> Keys:
-    return Keys(rsa=_generate_rsa_keys(), other_rsa=_generate_rsa_keys())
+    return Keys(rsa=generate_rsa_keys(), other_rsa=generate_rsa_keys())
 
 
 # ---- token builders: Keys -> token ---------------------------------------------------

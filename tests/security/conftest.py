@@ -7,14 +7,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from parley_common.ids import is_valid_id
 from parley_common.sanitize import MAX_BODY_CHARS, sanitize_body
@@ -23,41 +20,23 @@ from parley_launcher.compose import EmbeddedApp, EmbeddedSettings
 from parley_messages.config import MessagesSettings
 from parley_presence.config import PresenceSettings
 from tests.gateway.conftest import Stack, common_settings
+from tests.support.rsa_keys import RsaKeys, generate_rsa_keys
 from tests.support.servers import free_port, uvicorn_serving
 
 ISSUER = "https://auth.parley.test"
 AUDIENCE = "parley"
 
 
-@dataclass(frozen=True)
-class RsaKeys:
-    private_pem: str
-    public_pem: str
-
-
-def _rsa_keys() -> RsaKeys:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public_pem = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return RsaKeys(private_pem=private_pem, public_pem=public_pem)
-
-
 @pytest.fixture(scope="session")
 def issuer_keys() -> RsaKeys:
     """The identity provider's RSA key pair (its public half configured in Parley)."""
-    return _rsa_keys()
+    return generate_rsa_keys()
 
 
 @pytest.fixture(scope="session")
 def other_keys() -> RsaKeys:
     """Someone else's key pair: valid signatures Parley must not accept."""
-    return _rsa_keys()
+    return generate_rsa_keys()
 
 
 @asynccontextmanager
