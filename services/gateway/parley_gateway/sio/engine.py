@@ -22,7 +22,8 @@ import engineio
 from engineio import exceptions, packet
 from engineio.async_socket import AsyncSocket
 
-# Bounds how late a dead link is noticed past PING_INTERVAL + PING_TIMEOUT: 2 + 2.5 + 0.5 s.
+# Bounds how late a dead link is noticed past PING_INTERVAL + PING_TIMEOUT (2 + 2.5 s by
+# default) on a gateway that keeps up; an overloaded one waits its loop lag longer.
 _SWEEP_S = 0.5
 
 
@@ -67,7 +68,6 @@ class LeanSocket(AsyncSocket):
             return False
         if self.ping_overdue(time.time()):
             return False  # past its ping deadline: the server's sweep is closing it
-
         self.queue.put_nowait(pkt)
         return True
 
