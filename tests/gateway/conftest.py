@@ -113,9 +113,16 @@ async def serving(
 ) -> AsyncIterator[Stack]:
     """The embedded default on a free port, with gateway (and presence) settings overridden."""
     settings = embedded_settings(database_url, presence, **gateway)
+    async with serving_settings(settings, ws_max_size=settings.gateway.max_packet_bytes) as running:
+        yield running
+
+
+@asynccontextmanager
+async def serving_settings(settings: EmbeddedSettings, **server_options: Any) -> AsyncIterator[Stack]:
+    """The embedded default built from ``settings``, served on a free port (uvicorn options)."""
     port = free_port()
     app = EmbeddedApp(settings)
-    async with uvicorn_serving(app, port, ws_max_size=settings.gateway.max_packet_bytes):
+    async with uvicorn_serving(app, port, **server_options):
         url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=url) as http:
             running = Stack(url=url, settings=settings, http=http, app=app)

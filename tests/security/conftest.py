@@ -10,18 +10,16 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 
 from parley_common.ids import is_valid_id
 from parley_common.sanitize import MAX_BODY_CHARS, sanitize_body
 from parley_gateway.config import GatewaySettings
-from parley_launcher.compose import EmbeddedApp, EmbeddedSettings
+from parley_launcher.compose import EmbeddedSettings
 from parley_messages.config import MessagesSettings
 from parley_presence.config import PresenceSettings
-from tests.gateway.conftest import Stack, common_settings
+from tests.gateway.conftest import Stack, common_settings, serving_settings
 from tests.support.rsa_keys import RsaKeys, generate_rsa_keys
-from tests.support.servers import free_port, uvicorn_serving
 
 ISSUER = "https://auth.parley.test"
 AUDIENCE = "parley"
@@ -54,16 +52,8 @@ async def secured(
         gateway=GatewaySettings(**common_settings(**jwt, **(gateway or {}))),
         presence=PresenceSettings(**common_settings(**(presence or {}))),
     )
-    app = EmbeddedApp(settings)
-    port = free_port()
-    async with uvicorn_serving(app, port, **settings.gateway.server_options()):
-        url = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(base_url=url) as http:
-            running = Stack(url=url, settings=settings, http=http, app=app)
-            try:
-                yield running
-            finally:
-                await running.close()
+    async with serving_settings(settings, **settings.gateway.server_options()) as running:
+        yield running
 
 
 @pytest.fixture
