@@ -11,15 +11,17 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from parley_common.asgi import running
 from parley_common.auth import mint_token
 from parley_common.bus import InProcessBus
-from parley_common.events import ROOM_EVENTS
+from parley_common.events import ROOM_EVENTS, unpack_room_events
 from parley_common.ratelimit import SendRateLimiter
 from parley_messages.app import create_app
 from parley_messages.config import MessagesSettings
 from parley_messages.migrate import upgrade
+from parley_messages.service import MessagesService
 
 SECRET = "a-test-secret-of-decent-length"
 INTERNAL_TOKEN = "internal-token-for-tests"
@@ -46,6 +48,12 @@ class Api:
     client: httpx.AsyncClient
     settings: MessagesSettings
     bus: InProcessBus
+    app: FastAPI
+
+    @property
+    def service(self) -> MessagesService:
+        service: MessagesService = self.app.state.service
+        return service
 
     def auth(self, user_id: str) -> dict[str, str]:
         token, _ = mint_token(self.settings, user_id)
@@ -79,7 +87,7 @@ async def serve(settings: MessagesSettings, *, limiter: SendRateLimiter | None =
     async with running(app) as asgi:
         transport = httpx.ASGITransport(app=asgi)
         async with httpx.AsyncClient(transport=transport, base_url="http://messages") as client:
-            yield Api(client=client, settings=settings, bus=bus)
+            yield Api(client=client, settings=settings, bus=bus, app=app)
 
 
 @pytest.fixture(scope="session")
@@ -115,17 +123,23 @@ class RoomEvents:
 
     _MARK = "__test-mark__"
 
-    def __init__(self, bus: InProcessBus, events: AsyncIterator[tuple[str, dict[str, Any]]]) -> None:
-        self._bus = bus
+    def __init__(self, api: Api, events: AsyncIterator[tuple[str, dict[str, Any]]]) -> None:
+        self._api = api
         self._events = events
+        self._unread: list[dict[str, Any]] = []
 
     async def next(self) -> dict[str, Any]:
-        _, payload = await asyncio.wait_for(anext(self._events), timeout=5)
-        return payload
+        """The next event (a payload that batches several is read one event at a time)."""
+        while not self._unread:
+            _, payload = await asyncio.wait_for(anext(self._events), timeout=5)
+            self._unread.extend(unpack_room_events(payload))
+        return self._unread.pop(0)
 
     async def rest(self) -> list[dict[str, Any]]:
-        """Everything published so far: a marker sent now comes back after all of it."""
-        await self._bus.publish(ROOM_EVENTS, {"event": self._MARK})
+        """Everything published for what was answered so far: the service's queue emptied,
+        a marker sent now comes back after all of it."""
+        await self._api.service.events_published()
+        await self._api.bus.publish(ROOM_EVENTS, {"event": self._MARK})
         seen = []
         while (payload := await self.next())["event"] != self._MARK:
             seen.append(payload)
@@ -133,6 +147,8 @@ class RoomEvents:
 
 
 @asynccontextmanager
-async def room_events(bus: InProcessBus) -> AsyncIterator[RoomEvents]:
-    async with bus.subscribe(ROOM_EVENTS) as events:
-        yield RoomEvents(bus, events)
+async def room_events(api: Api) -> AsyncIterator[RoomEvents]:
+    """Room events of what is answered from now on (those of earlier answers went out first)."""
+    await api.service.events_published()
+    async with api.bus.subscribe(ROOM_EVENTS) as events:
+        yield RoomEvents(api, events)

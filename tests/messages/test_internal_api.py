@@ -38,7 +38,7 @@ async def test_send_skips_the_origin_socket(api: Api, user: User) -> None:
         "body": "via gateway",
         "originSocketId": "sid-123",
     }
-    async with room_events(api.bus) as events:
+    async with room_events(api) as events:
         response = await api.client.post("/internal/v1/messages", json=body, headers=api.internal())
         announced = await events.next()
     assert response.status_code == 200

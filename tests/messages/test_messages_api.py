@@ -15,7 +15,7 @@ User = Callable[[str], str]
 async def test_send_stores_sanitized_text_and_announces_it(api: Api, user: User) -> None:
     alice, bob = user("alice"), user("bob")
     conversation = await api.conversation(alice, bob)
-    async with room_events(api.bus) as events:
+    async with room_events(api) as events:
         response = await api.send(alice, conversation, body="  <i>hi</i> a < b & AT&T <3 😀\r\n")
         assert response.status_code == 201
         result = response.json()
@@ -37,7 +37,7 @@ async def test_a_repeat_returns_the_stored_message_and_announces_nothing(api: Ap
     conversation = await api.conversation(alice)
     key = str(uuid.uuid4())
     first = await api.send(alice, conversation, body="once", key=key)
-    async with room_events(api.bus) as events:
+    async with room_events(api) as events:
         again = await api.send(alice, conversation, body="changed on retry", key=key)
         assert await events.rest() == []
     assert again.status_code == 200

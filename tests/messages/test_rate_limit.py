@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -106,3 +107,61 @@ async def _last_seq(api: Api, user_id: str, conversation: str) -> int:
     details = await api.client.get(f"/api/conversations/{conversation}", headers=api.auth(user_id))
     last_seq: int = details.json()["lastSeq"]
     return last_seq
+
+
+async def test_a_slot_handed_back_is_free_again(limiter: SendRateLimiter) -> None:
+    """What the batch path does for a send admitted but not stored (a duplicate, a refusal)."""
+    alice = f"a-{uuid.uuid4().hex}"
+    with time_machine.travel(T0, tick=False):
+        admission = await limiter.admit([alice] * 12)
+        assert admission.waits[:10] == [0] * 10 and all(admission.waits[10:])
+        await limiter.give_back([alice, alice], admission)
+        assert await limiter.acquire_many([alice] * 3) == [0, 0, await limiter.acquire(alice)]
+        assert await limiter.acquire(alice) > 0
+
+
+async def test_a_batch_counts_only_what_it_stores(database_url: str, user: User) -> None:
+    """Duplicates, repeats within the batch and refusals in a batch hand their slot back:
+    they never count against the limit, and are answered as such even over it."""
+    async with serve(make_settings(database_url)) as api:
+        alice, bob = user("alice"), user("bob")
+        conversation = await api.conversation(alice)
+        elsewhere = await api.conversation(bob)
+        with time_machine.travel(T0, tick=False):
+            assert (await api.send(alice, conversation, key="stored")).status_code == 201
+            first = await _batch(
+                api,
+                [_send(alice, conversation, "stored")] * 3  # stored before: duplicates
+                + [_send(alice, conversation, "twice")] * 2  # the second is a repeat
+                + [_send(alice, elsewhere, "not-a-member"), _send(alice, "no-such-conversation", "gone")]
+                + [_send(alice, conversation, f"new-{n}") for n in range(7)],
+            )
+            assert [r["ok"] for r in first] == [True] * 5 + [False, False] + [True] * 7
+            assert [r.get("duplicate") for r in first[:5]] == [True, True, True, False, True]
+            # Stored: 1 + "twice" + 7 = 9 of 10; one more fits, then the limit holds, and a
+            # repeat of a stored key is still answered over it.
+            second = await _batch(
+                api,
+                [
+                    _send(alice, conversation, "tenth"),
+                    _send(alice, conversation, "eleventh"),
+                    _send(alice, conversation, "new-3"),
+                ],
+            )
+            assert second[0]["ok"] and second[0]["message"]["seq"] == 10
+            assert second[1]["error"]["code"] == "rate_limited"
+            assert second[2]["ok"] and second[2]["duplicate"] is True
+        assert (await _last_seq(api, alice, conversation)) == 10
+
+
+def _send(user_id: str, conversation: str, key: str) -> dict[str, str]:
+    return {"userId": user_id, "conversationId": conversation, "clientMessageId": key, "body": key}
+
+
+async def _batch(api: Api, sends: list[dict[str, str]]) -> list[dict[str, Any]]:
+    answer = await api.client.post(
+        "/internal/v1/messages/batch", json={"sends": sends}, headers=api.internal()
+    )
+    assert answer.status_code == 200, answer.text
+    results: list[dict[str, Any]] = answer.json()["results"]
+    return results

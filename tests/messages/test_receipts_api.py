@@ -33,7 +33,7 @@ async def test_read_moves_delivered_and_announces_both(api: Api, user: User) -> 
     conversation = await api.conversation(alice, bob)
     for _ in range(2):
         await api.send(alice, conversation)
-    async with room_events(api.bus) as events:
+    async with room_events(api) as events:
         assert await mark(api, bob, conversation, "read", 2) == (200, {"upToSeq": 2})
         announced = await events.rest()
     assert [e["event"] for e in announced] == ["message:delivered", "message:read"]
@@ -51,7 +51,7 @@ async def test_a_no_op_succeeds_silently(api: Api, user: User) -> None:
     conversation = await api.conversation(alice, bob)
     await api.send(alice, conversation)
     await mark(api, bob, conversation, "read", 1)
-    async with room_events(api.bus) as events:
+    async with room_events(api) as events:
         assert await mark(api, bob, conversation, "delivered", 1) == (200, {"upToSeq": 1})
         assert await mark(api, bob, conversation, "read", 0) == (200, {"upToSeq": 1})
         assert await events.rest() == []

@@ -43,7 +43,7 @@ def create_app(
     online: OnlineReader | None = None,
 ) -> FastAPI:
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with AsyncExitStack() as stack:
             engine = create_engine(settings)
             stack.push_async_callback(engine.dispose)
@@ -63,6 +63,8 @@ def create_app(
                 limiter=app_limiter or SendRateLimiter.in_memory(),
                 online=app_online,
             )
+            stack.push_async_callback(service.events_published)  # before Redis closes
+            app.state.service = service  # for tests that wait for events_published
             yield {"settings": settings, "service": service, "verifier": TokenVerifier(settings)}
 
     app = FastAPI(

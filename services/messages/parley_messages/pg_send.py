@@ -106,29 +106,31 @@ class PgSendPath:
             return None
 
 
-BATCH_CONTEXT = """
-SELECT i.ord, c.last_seq,
-       EXISTS (SELECT 1 FROM conversation_members m
-               WHERE m.conversation_id = c.id AND m.user_id = i.sender_id) AS is_member,
-       msg.id, msg.conversation_id, msg.sender_id, msg.client_message_id, msg.body, msg.seq,
-       msg.created_at
-FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
-     AS i(conversation_id, sender_id, client_message_id, ord)
-LEFT JOIN conversations c ON c.id = i.conversation_id
-LEFT JOIN messages msg ON msg.sender_id = i.sender_id AND msg.client_message_id = i.client_message_id
-ORDER BY i.ord
-"""
-# One statement, so one round trip and atomic: the conversations' rows are locked in id
-# order, each bumped once by its number of new messages, and the messages inserted with the
-# seqs that makes, in batch order. No ON CONFLICT: a key taken meanwhile fails the whole
-# statement (bump included), which the caller answers by redoing the batch send by send.
-STORE_BATCH = """
-WITH rows AS (
-  SELECT r.*, row_number() OVER (PARTITION BY r.conversation_id ORDER BY r.ord) AS pos
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY
-       AS r(id, conversation_id, sender_id, client_message_id, body, ord)
+# A whole batch of sends in one statement, so one round trip and atomic: every send's checks
+# (conversation, membership, the idempotency key stored before or repeated earlier in the
+# batch) and the insert of those that pass and were admitted by the rate limit. The
+# conversations' rows are locked in id order, each bumped once by its number of new
+# messages, and the messages inserted with the seqs that makes, in batch order. No ON
+# CONFLICT: a key taken meanwhile by a concurrent send fails the whole statement (bump
+# included), which the caller answers by redoing the batch send by send.
+SEND_BATCH = """
+WITH checked AS MATERIALIZED (
+  SELECT i.*, c.id IS NOT NULL AS found, m.user_id IS NOT NULL AS is_member,
+         old.id AS old_id, old.conversation_id AS old_conversation_id, old.body AS old_body,
+         old.seq AS old_seq, old.created_at AS old_created_at
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[]) WITH ORDINALITY
+       AS i(id, conversation_id, sender_id, client_message_id, body, admitted, ord)
+  LEFT JOIN conversations c ON c.id = i.conversation_id
+  LEFT JOIN conversation_members m ON m.conversation_id = i.conversation_id AND m.user_id = i.sender_id
+  LEFT JOIN messages old ON old.sender_id = i.sender_id AND old.client_message_id = i.client_message_id
+), passing AS MATERIALIZED (
+  SELECT p.*, row_number() OVER (PARTITION BY p.sender_id, p.client_message_id ORDER BY p.ord) AS nth
+  FROM checked p WHERE p.found AND p.is_member AND p.old_id IS NULL
+), fresh AS (
+  SELECT f.*, row_number() OVER (PARTITION BY f.conversation_id ORDER BY f.ord) AS pos
+  FROM passing f WHERE f.nth = 1 AND f.admitted
 ), wanted AS (
-  SELECT conversation_id, count(*) AS n FROM rows GROUP BY conversation_id
+  SELECT conversation_id, count(*) AS n FROM fresh GROUP BY conversation_id
 ), locked AS (
   SELECT c.id FROM conversations c JOIN wanted w ON w.conversation_id = c.id
   ORDER BY c.id FOR UPDATE OF c
@@ -136,12 +138,17 @@ WITH rows AS (
   UPDATE conversations c SET last_seq = c.last_seq + w.n
   FROM wanted w, locked l WHERE c.id = w.conversation_id AND l.id = c.id
   RETURNING c.id, c.last_seq AS last, w.n
+), stored AS (
+  INSERT INTO messages (id, conversation_id, sender_id, client_message_id, body, seq, created_at)
+  SELECT f.id, f.conversation_id, f.sender_id, f.client_message_id, f.body, b.last - b.n + f.pos, $7
+  FROM fresh f JOIN bumped b ON b.id = f.conversation_id
+  ORDER BY f.ord
+  RETURNING id, seq
 )
-INSERT INTO messages (id, conversation_id, sender_id, client_message_id, body, seq, created_at)
-SELECT r.id, r.conversation_id, r.sender_id, r.client_message_id, r.body, b.last - b.n + r.pos, $6
-FROM rows r JOIN bumped b ON b.id = r.conversation_id
-ORDER BY r.ord
-RETURNING id, conversation_id, sender_id, client_message_id, body, seq, created_at
+SELECT ch.found, ch.is_member, p.nth, ch.old_id, ch.old_conversation_id, ch.old_body, ch.old_seq,
+       ch.old_created_at, s.seq AS new_seq
+FROM checked ch LEFT JOIN passing p ON p.ord = ch.ord LEFT JOIN stored s ON s.id = ch.id
+ORDER BY ch.ord
 """
 # One statement, one snapshot: the conversation and its members, no transaction around it.
 CONVERSATION_WITH_MEMBERS = """
@@ -154,7 +161,7 @@ RACES = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError)
 
 
 class PgBatchPath(PgSendPath):
-    """Many sends in one round trip for the checks and one transaction for the inserts."""
+    """Many sends checked and stored in one statement; the join snapshot in another."""
 
     async def conversation_with_members(self, conversation_id: str) -> list[Any]:
         """One row per member (conversation columns repeated); empty when there is no such
@@ -162,25 +169,15 @@ class PgBatchPath(PgSendPath):
         async with self._raw() as conn:
             return list(await conn.fetch(CONVERSATION_WITH_MEMBERS, conversation_id))
 
-    async def batch_context(self, keys: list[tuple[str, str, str]]) -> list[Any]:
-        """Per (conversation, sender, clientMessageId): last_seq (None: no such conversation),
-        is_member, and the message already stored under the key (id None: none)."""
-        columns = [list(column) for column in zip(*keys, strict=True)]
-        async with self._raw() as conn:
-            return list(await conn.fetch(BATCH_CONTEXT, *columns))
-
-    async def insert_batch_txn(
-        self, rows: list[tuple[str, str, str, str, str]], *, created_at: datetime
-    ) -> list[Message] | None:
-        """Store new messages, seqs in row order per conversation; None (nothing stored)
-        when one of the keys was taken meanwhile or a conversation vanished."""
+    async def send_batch(
+        self, rows: list[tuple[str, str, str, str, str]], admitted: list[bool], *, created_at: datetime
+    ) -> list[Any] | None:
+        """Check and store (id, conversation, sender, clientMessageId, body) rows: one result row
+        per send, in order (see :data:`SEND_BATCH`); None, and nothing stored, when a key was
+        taken meanwhile by a concurrent send."""
         columns = [list(column) for column in zip(*rows, strict=True)]
         try:
             async with self._raw() as conn:
-                stored = await conn.fetch(STORE_BATCH, *columns, created_at)
+                return list(await conn.fetch(SEND_BATCH, *columns, admitted, created_at))
         except RACES:
             return None
-        if len(stored) != len(rows):
-            return None  # a conversation vanished: nothing of it was stored
-        by_id = {row["id"]: message_of(row) for row in stored}
-        return [by_id[row[0]] for row in rows]

@@ -6,7 +6,7 @@ are single statements. Connection-level failures become :class:`Unavailable`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -267,30 +267,19 @@ class MessageStore:
 
     @property
     def stores_batches(self) -> bool:
-        """Whether :meth:`batch_context` and :meth:`insert_batch_txn` exist (PostgreSQL)."""
+        """Whether :meth:`send_batch` exists (PostgreSQL)."""
         return self._pg is not None
 
-    async def batch_context(
-        self, keys: list[tuple[str, str, str]]
-    ) -> list[tuple[Access | None, Message | None]]:
-        """:meth:`send_context` for many (conversation, sender, clientMessageId) at once."""
+    async def send_batch(
+        self, rows: list[tuple[str, str, str, str, str]], admitted: list[bool], *, created_at: datetime
+    ) -> list[Mapping[str, Any]] | None:
+        """Check (id, conversation, sender, clientMessageId, body) rows and store those that
+        pass and are ``admitted``, in one statement. Per row, in order: ``found``,
+        ``is_member``, ``nth`` (its key's occurrence in the batch), ``old_*`` (the message
+        stored before under its key) and ``new_seq`` (stored now). None, and nothing
+        stored, when a concurrent send took one of the keys meanwhile."""
         assert self._pg is not None
-        found: list[tuple[Access | None, Message | None]] = []
-        for row in await self._pg.batch_context(keys):
-            if row["last_seq"] is None:
-                found.append((None, None))
-                continue
-            access = Access(last_seq=row["last_seq"], is_member=bool(row["is_member"]))
-            found.append((access, message_of(row) if row["id"] is not None else None))
-        return found
-
-    async def insert_batch_txn(
-        self, rows: list[tuple[str, str, str, str, str]], *, created_at: datetime
-    ) -> list[Message] | None:
-        """Store (id, conversation, sender, clientMessageId, body) rows in one transaction;
-        None, and nothing stored, when any key turned out to be taken."""
-        assert self._pg is not None
-        return await self._pg.insert_batch_txn(rows, created_at=created_at)
+        return await self._pg.send_batch(rows, admitted, created_at=created_at)
 
     async def insert_message_txn(
         self,

@@ -49,10 +49,10 @@ async def send_batch(body: InternalSendBatch, service: ServiceDep) -> Response:
     return Response(orjson.dumps({"results": results}), media_type="application/json")
 
 
-def _ack(outcome: SendResult | ParleyError) -> dict[str, Any]:
+def _ack(outcome: dict[str, Any] | ParleyError) -> dict[str, Any]:
     if isinstance(outcome, ParleyError):
         return outcome.to_ack()
-    return {"ok": True, **outcome.wire()}
+    return {"ok": True, **outcome}
 
 
 @router.post("/messages")
