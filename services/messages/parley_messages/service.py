@@ -6,8 +6,11 @@ owned by :meth:`MessagesService.send_message` and backed by the ``uq_messages_id
 unique constraint: a repeat returns the stored message, stores nothing and is never
 rate limited. The rate limit is taken inside the insert transaction, once the row is
 known to be new, so that concurrent retries of one message (which all pass the first
-idempotency look-up) are answered as duplicates, never as ``rate_limited``.
-Every change a room should hear about is published on the bus after commit.
+idempotency look-up) are answered as duplicates, never as ``rate_limited``. The batch
+path (:meth:`MessagesService.send_batch`) gets the same answers another way: slots first,
+handed back for what was not stored.
+Every change a room should hear about is published on the bus after commit, in commit
+order, without the answer waiting for it (:class:`RoomEventPublisher`).
 """
 
 from __future__ import annotations
