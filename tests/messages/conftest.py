@@ -70,6 +70,15 @@ class Api:
         conversation_id: str = response.json()["id"]
         return conversation_id
 
+    async def send_batch(self, sends: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """POST /internal/v1/messages/batch (what the gateway calls): the per-send answers."""
+        answer = await self.client.post(
+            "/internal/v1/messages/batch", json={"sends": sends}, headers=self.internal()
+        )
+        assert answer.status_code == 200, answer.text
+        results: list[dict[str, Any]] = answer.json()["results"]
+        return results
+
     async def send(
         self, user: str, conversation_id: str, body: str = "hello", key: str | None = None
     ) -> httpx.Response:

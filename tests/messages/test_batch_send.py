@@ -19,15 +19,6 @@ def send(user: str, conversation: str, body: str = "hi", key: str | None = None)
     }
 
 
-async def batch(api: Api, sends: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    answer = await api.client.post(
-        "/internal/v1/messages/batch", json={"sends": sends}, headers=api.internal()
-    )
-    assert answer.status_code == 200, answer.text
-    results: list[dict[str, Any]] = answer.json()["results"]
-    return results
-
-
 async def test_each_send_is_answered_as_if_alone(api: Api, user: Callable[[str], str]) -> None:
     alice, bob, eve = user("alice"), user("bob"), user("eve")
     first = await api.conversation(alice, bob)
@@ -35,8 +26,7 @@ async def test_each_send_is_answered_as_if_alone(api: Api, user: Callable[[str],
     earlier = (await api.send(alice, first, "earlier")).json()["message"]
     repeated = str(uuid.uuid4())
 
-    results = await batch(
-        api,
+    results = await api.send_batch(
         [
             send(alice, first, "one"),
             send(bob, second, "two"),
@@ -73,7 +63,7 @@ async def test_concurrent_batches_keep_seqs_gap_free_and_keys_unique(
         for i in range(6)
     ]
 
-    answers = await asyncio.gather(*(batch(api, b) for b in batches))
+    answers = await asyncio.gather(*(api.send_batch(b) for b in batches))
 
     results = [r for batch_results in answers for r in batch_results]
     assert all(r["ok"] for r in results), [r for r in results if not r["ok"]]
@@ -90,7 +80,7 @@ async def test_the_rate_limit_applies_within_a_batch(api: Api, user: Callable[[s
     alice = user("alice")
     conversation = await api.conversation(alice)
 
-    results = await batch(api, [send(alice, conversation, f"m{n}") for n in range(15)])
+    results = await api.send_batch([send(alice, conversation, f"m{n}") for n in range(15)])
 
     assert sum(r["ok"] for r in results) == 10
     limited = [r["error"] for r in results if not r["ok"]]

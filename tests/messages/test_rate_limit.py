@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -17,6 +16,7 @@ import time_machine
 
 from parley_common.ratelimit import SendRateLimiter
 from tests.messages.conftest import Api, make_settings, serve
+from tests.messages.test_batch_send import send
 
 User = Callable[[str], str]
 T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
@@ -129,39 +129,27 @@ async def test_a_batch_counts_only_what_it_stores(database_url: str, user: User)
         elsewhere = await api.conversation(bob)
         with time_machine.travel(T0, tick=False):
             assert (await api.send(alice, conversation, key="stored")).status_code == 201
-            first = await _batch(
-                api,
-                [_send(alice, conversation, "stored")] * 3  # stored before: duplicates
-                + [_send(alice, conversation, "twice")] * 2  # the second is a repeat
-                + [_send(alice, elsewhere, "not-a-member"), _send(alice, "no-such-conversation", "gone")]
-                + [_send(alice, conversation, f"new-{n}") for n in range(7)],
+            first = await api.send_batch(
+                [send(alice, conversation, "stored", key="stored")] * 3  # stored before: duplicates
+                + [send(alice, conversation, "twice", key="twice")] * 2  # the second is a repeat
+                + [
+                    send(alice, elsewhere, "not-a-member", key="not-a-member"),
+                    send(alice, "no-such-conversation", "gone", key="gone"),
+                ]
+                + [send(alice, conversation, f"new-{n}", key=f"new-{n}") for n in range(7)],
             )
             assert [r["ok"] for r in first] == [True] * 5 + [False, False] + [True] * 7
             assert [r.get("duplicate") for r in first[:5]] == [True, True, True, False, True]
             # Stored: 1 + "twice" + 7 = 9 of 10; one more fits, then the limit holds, and a
             # repeat of a stored key is still answered over it.
-            second = await _batch(
-                api,
+            second = await api.send_batch(
                 [
-                    _send(alice, conversation, "tenth"),
-                    _send(alice, conversation, "eleventh"),
-                    _send(alice, conversation, "new-3"),
+                    send(alice, conversation, "tenth", key="tenth"),
+                    send(alice, conversation, "eleventh", key="eleventh"),
+                    send(alice, conversation, "new-3", key="new-3"),
                 ],
             )
             assert second[0]["ok"] and second[0]["message"]["seq"] == 10
             assert second[1]["error"]["code"] == "rate_limited"
             assert second[2]["ok"] and second[2]["duplicate"] is True
         assert (await _last_seq(api, alice, conversation)) == 10
-
-
-def _send(user_id: str, conversation: str, key: str) -> dict[str, str]:
-    return {"userId": user_id, "conversationId": conversation, "clientMessageId": key, "body": key}
-
-
-async def _batch(api: Api, sends: list[dict[str, str]]) -> list[dict[str, Any]]:
-    answer = await api.client.post(
-        "/internal/v1/messages/batch", json={"sends": sends}, headers=api.internal()
-    )
-    assert answer.status_code == 200, answer.text
-    results: list[dict[str, Any]] = answer.json()["results"]
-    return results
