@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import engineio
 from engineio import exceptions, packet
 from engineio.async_socket import AsyncSocket
+
+from parley_gateway.ws_protocol import WRITE_FRAME
 
 # Bounds how late a dead link is noticed past PING_INTERVAL + PING_TIMEOUT (2 + 2.5 s by
 # default) on a gateway that keeps up; an overloaded one waits its loop lag longer.
@@ -37,6 +40,10 @@ class LeanSocket(AsyncSocket):
     _reader: asyncio.Task[Any] | None = None
     _heard_at: float = 0.0
     _silenced: bool = False
+    # Writes a ready frame to this socket's WebSocket connection (see ws_protocol), and
+    # whether the writer task is sending packets it took from the queue.
+    _write_frame: Callable[[bytes], bool] | None = None
+    _writing: bool = False
 
     async def poll(self) -> list[Any]:
         """Wait for packets to send to the client (upstream ``poll``, without a task)."""
@@ -62,12 +69,25 @@ class LeanSocket(AsyncSocket):
             packets.append(pkt)
         return packets
 
-    def send_now(self, pkt: Any) -> bool:
-        """``send`` without awaiting: queue ``pkt``; False if the socket is done with."""
+    def send_now(self, pkt: Any, frame: bytes | None = None) -> bool:
+        """``send`` without awaiting; False if the socket is done with.
+
+        ``frame``: ``pkt`` as a WebSocket frame (:func:`text_frame`), written at once when
+        nothing is waiting to be sent before it; else ``pkt`` is queued for the writer.
+        """
         if self.closed or self.closing:
             return False
         if self.ping_overdue(time.time()):
             return False  # past its ping deadline: the server's sweep is closing it
+        if (
+            frame is not None
+            and self._write_frame is not None
+            and not self._writing
+            and not self.upgrading
+            and self.queue.empty()
+            and self._write_frame(frame)
+        ):
+            return True
         self.queue.put_nowait(pkt)
         return True
 
@@ -122,6 +142,11 @@ class LeanSocket(AsyncSocket):
             self.last_ping = time.time()
             # What ``send`` does: its ping-timeout check cannot fire with a ping just sent.
             self.queue.put_nowait(packet.Packet(packet.PING))
+
+    async def _upgrade_websocket(self, environ: dict[str, Any]) -> Any:
+        scope = environ.get("asgi.scope") or {}
+        self._write_frame = scope.get("extensions", {}).get(WRITE_FRAME)
+        return await super()._upgrade_websocket(environ)
 
     async def _websocket_handler(self, ws: Any) -> None:
         """Engine.IO over a WebSocket: upstream's handler, reading without a task per frame."""
@@ -185,11 +210,15 @@ class LeanSocket(AsyncSocket):
             packets = await self._next_packets()
             if not packets:
                 break  # the connection is closing
+            self._writing = True  # frames written directly now would overtake these
             try:
                 for pkt in packets:
                     await ws.send(pkt.encode())
             except Exception:
                 break
+            finally:
+                self._writing = False
+        self._write_frame = None
         await ws.close()
 
     async def _upgrade_from_polling(self, ws: Any) -> bool:
@@ -226,10 +255,10 @@ class LeanEngineServer(engineio.AsyncServer):
 
     lag_s = 0.0
 
-    def send_now(self, eio_sid: str, pkt: Any) -> bool:
-        """Queue a packet for one socket without a task (see :meth:`LeanSocket.send_now`)."""
+    def send_now(self, eio_sid: str, pkt: Any, frame: bytes | None = None) -> bool:
+        """Send a packet to one socket without a task (see :meth:`LeanSocket.send_now`)."""
         socket = self.sockets.get(eio_sid)
-        return isinstance(socket, LeanSocket) and socket.send_now(pkt)
+        return isinstance(socket, LeanSocket) and socket.send_now(pkt, frame)
 
     async def _service_task(self) -> None:
         # Upstream visits one socket per ``ping_timeout / len(sockets)`` seconds, through a

@@ -4,7 +4,9 @@ python-socketio's ``emit`` (with ``ignore_queue``) encodes a room event once but
 one asyncio task per receiver, and waits for them all; each task only puts the packet on
 that socket's send queue. For a 1,000-member room that is 1,000 tasks per message, and in
 a two-member chat the tasks cost more than the emit itself (py-spy, 400 msg/s). Here the
-packet goes straight onto each socket's queue (:meth:`LeanEngineServer.send_now`).
+packet goes straight onto each socket's queue (:meth:`LeanEngineServer.send_now`), or,
+framed once for every WebSocket receiver, straight onto its connection when nothing is
+queued before it.
 
 Only events for this gateway's sockets go this way (bus fan-out, acks to one socket);
 emits that must reach other gateways (typing) still go through the Socket.IO manager.
@@ -19,6 +21,7 @@ from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
 from parley_gateway.sio.engine import LeanEngineServer
+from parley_gateway.ws_protocol import text_frame
 
 NAMESPACE = "/"
 
@@ -44,4 +47,5 @@ def emit_locally(
         return 0
     encoded = sio.packet_class(sio_packet.EVENT, namespace=NAMESPACE, data=[event, data]).encode()
     pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
-    return sum(1 for sid, eio_sid in participants if sid != skip_sid and engine.send_now(eio_sid, pkt))
+    frame = text_frame(pkt.encode())  # the same bytes for every WebSocket receiver
+    return sum(1 for sid, eio_sid in participants if sid != skip_sid and engine.send_now(eio_sid, pkt, frame))

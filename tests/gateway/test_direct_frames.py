@@ -1,0 +1,94 @@
+"""Room events written straight to a socket's connection (``LeanSocket.send_now`` with a
+ready frame) never overtake what its writer task has yet to send, and never reach a
+connection that is done with."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from engineio import packet
+
+from parley_gateway.sio.engine import LeanSocket
+from parley_gateway.ws_protocol import text_frame
+
+
+class _Server:
+    ping_interval, ping_timeout, lag_s = 2.0, 2.5, 0.0
+
+    def create_queue(self) -> asyncio.Queue[Any]:
+        return asyncio.Queue()
+
+
+class _Connection:
+    """What the writer sent and what was written directly, in the order it hit the wire."""
+
+    def __init__(self) -> None:
+        self.wire: list[str] = []
+        self.open = True
+
+    def write_frame(self, frame: bytes) -> bool:
+        if not self.open:
+            return False
+        self.wire.append(frame[2:].decode())  # past the 2-byte header of a short text frame
+        return True
+
+    async def send(self, text: str) -> None:
+        await asyncio.sleep(0)  # a send that yields, as the ASGI chain does
+        self.wire.append(text)
+
+    async def close(self) -> None:
+        self.open = False
+
+
+def _message(text: str) -> tuple[packet.Packet, bytes]:
+    pkt = packet.Packet(packet.MESSAGE, text)
+    return pkt, text_frame(pkt.encode())
+
+
+async def _socket(connection: _Connection) -> tuple[LeanSocket, asyncio.Task[None]]:
+    socket = LeanSocket(_Server(), "sid")
+    socket._write_frame = connection.write_frame
+    writer = asyncio.create_task(socket._write_loop(connection))
+    await asyncio.sleep(0)  # the writer waits on the empty queue
+    return socket, writer
+
+
+async def test_a_frame_goes_straight_out_when_nothing_waits_before_it() -> None:
+    connection = _Connection()
+    socket, writer = await _socket(connection)
+
+    assert socket.send_now(*_message("direct"))
+    assert connection.wire == ["4direct"]  # written at once, without the writer
+
+    socket.queue.put_nowait(None)
+    await writer
+
+
+async def test_direct_frames_never_overtake_queued_packets() -> None:
+    connection = _Connection()
+    socket, writer = await _socket(connection)
+
+    socket.queue.put_nowait(packet.Packet(packet.MESSAGE, "queued-1"))
+    socket.queue.put_nowait(packet.Packet(packet.MESSAGE, "queued-2"))
+    assert socket.send_now(*_message("after-queued"))  # queue not empty: queued too
+    await asyncio.sleep(0)  # one loop turn: the writer takes all three, starts sending, yields
+    assert socket._writing and socket.queue.empty()
+    assert socket.send_now(*_message("while-writing"))  # writer busy: queued
+    socket.queue.put_nowait(None)  # then the writer stops
+    await writer
+
+    assert connection.wire == ["4queued-1", "4queued-2", "4after-queued", "4while-writing"]
+
+
+async def test_a_refused_frame_is_queued_and_a_closing_socket_takes_nothing() -> None:
+    connection = _Connection()
+    connection.open = False  # e.g. a close frame already sent
+    socket = LeanSocket(_Server(), "sid")
+    socket._write_frame = connection.write_frame
+
+    assert socket.send_now(*_message("refused"))
+    assert connection.wire == [] and socket.queue.get_nowait().data == "refused"  # the usual way
+    socket.closing = True
+    assert not socket.send_now(*_message("after close"))
+    assert socket.queue.empty()
