@@ -9,7 +9,7 @@ one ``{"batch": [...]}`` payload); gateways subscribe and emit each to
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -25,11 +25,6 @@ class RoomEvent(BaseModel):
     data: dict[str, Any]
     # The socket that caused the event, which must not get it back (message:new, typing).
     skip_socket_id: str | None = None
-
-
-def room_event_batch(events: Iterable[RoomEvent]) -> dict[str, Any]:
-    """One bus payload for several events (one publish, one message for every gateway)."""
-    return {"batch": [event.model_dump() for event in events]}
 
 
 def unpack_room_events(payload: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -95,12 +95,9 @@ class SendRateLimiter:
         """Take one send for ``user_id``: 0 when allowed, else milliseconds to wait."""
         return (await self.admit([user_id])).waits[0]
 
-    async def acquire_many(self, user_ids: list[str]) -> list[int]:
-        """:meth:`acquire` for several sends, in order (a user may appear more than once)."""
-        return (await self.admit(user_ids)).waits
-
     async def admit(self, user_ids: Sequence[str]) -> Admission:
-        """Take a slot for each send, in order, in one round trip to the store."""
+        """Take a slot for each send, in order (a user may appear more than once), in one
+        round trip to the store."""
         now_ms = int(time.time() * 1000)
         try:
             waits = await self._window.take(user_ids, now_ms)
