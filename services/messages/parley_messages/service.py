@@ -164,12 +164,8 @@ class MessagesService:
         client_message_id: str,
         body: str,
         origin_socket_id: str | None = None,
-        admitted: bool = False,
     ) -> SendResult:
-        """Store a (sanitized, validated) message once, and announce it after commit.
-
-        ``admitted``: the rate limit was already taken for this send (a batch being redone).
-        """
+        """Store a (sanitized, validated) message once, and announce it after commit."""
         access, stored = await self._store.send_context(
             conversation_id=conversation_id, sender_id=sender_id, client_message_id=client_message_id
         )
@@ -179,8 +175,6 @@ class MessagesService:
             return SendResult(message=stored, duplicate=True)
 
         async def admit() -> None:
-            if admitted:
-                return
             retry_after_ms = await self._limiter.acquire(sender_id)
             if retry_after_ms:
                 RATE_LIMITED.inc()
@@ -237,10 +231,11 @@ class MessagesService:
         results = first.answers
         # A send refused while slots were held by sends of this batch that were not stored
         # after all (handed back since) would have been admitted one by one: one more pass.
+        freed = set(first.handed_back)
         again = [
             i
             for i, answer in enumerate(results)
-            if isinstance(answer, RateLimited) and sends[i].sender_id in first.handed_back
+            if isinstance(answer, RateLimited) and sends[i].sender_id in freed
         ]
         counted = set()  # answered by send_message, which counts its own refusals
         if again:
@@ -282,21 +277,18 @@ class MessagesService:
         return answers
 
     async def _send_answer(self, send: InternalSend) -> Answer | ParleyError:
-        outcome = await self._send_or_error(send)
-        return outcome if isinstance(outcome, ParleyError) else outcome.wire()
-
-    async def _send_or_error(self, send: InternalSend, *, admitted: bool = False) -> SendResult | ParleyError:
+        """One send through :meth:`send_message`, answered as the batch path answers."""
         try:
-            return await self.send_message(
+            result = await self.send_message(
                 sender_id=send.sender_id,
                 conversation_id=send.conversation_id,
                 client_message_id=send.client_message_id,
                 body=send.body,
                 origin_socket_id=send.origin_socket_id,
-                admitted=admitted,
             )
         except ParleyError as exc:
             return exc
+        return result.wire()
 
     async def sync(self, *, user_id: str, conversation_id: str, query: SyncQuery) -> SyncResult:
         access = await self.check_access(user_id=user_id, conversation_id=conversation_id)
