@@ -92,3 +92,35 @@ async def test_a_refused_frame_is_queued_and_a_closing_socket_takes_nothing() ->
     socket.closing = True
     assert not socket.send_now(*_message("after close"))
     assert socket.queue.empty()
+
+
+class _ProbingWebSocket:
+    """A polling client's upgrade WebSocket whose probe has not come yet."""
+
+    def __init__(self) -> None:
+        self.probe = asyncio.Event()
+
+    async def wait(self) -> str:
+        await self.probe.wait()
+        return "5"  # not a probe: the upgrade is abandoned
+
+    async def send(self, text: str) -> None:
+        raise AssertionError("nothing is sent before the probe")
+
+
+async def test_nothing_is_written_to_a_websocket_before_the_upgrade_completes() -> None:
+    """A frame written to the WebSocket of an unfinished upgrade never reaches the client's
+    handlers: until the upgrade is done, events go the polling way (the queue)."""
+    connection = _Connection()
+    socket = LeanSocket(_Server(), "sid")
+    socket.connected = True  # a polling session
+    socket._offered_write_frame = connection.write_frame  # what _upgrade_websocket found
+    upgrade = _ProbingWebSocket()
+    handler = asyncio.create_task(socket._websocket_handler(upgrade))
+    await asyncio.sleep(0)  # the handler waits for the probe
+
+    assert socket.send_now(*_message("during the probe"))
+    assert connection.wire == [] and socket.queue.get_nowait().data == "during the probe"
+    upgrade.probe.set()
+    await handler
+    assert socket._write_frame is None and socket._offered_write_frame is None

@@ -43,6 +43,7 @@ class LeanSocket(AsyncSocket):
     # Writes a ready frame to this socket's WebSocket connection (see ws_protocol), and
     # whether the writer task is sending packets it took from the queue.
     _write_frame: Callable[[bytes], bool] | None = None
+    _offered_write_frame: Callable[[bytes], bool] | None = None  # until the upgrade is done
     _writing: bool = False
 
     async def poll(self) -> list[Any]:
@@ -145,17 +146,21 @@ class LeanSocket(AsyncSocket):
 
     async def _upgrade_websocket(self, environ: dict[str, Any]) -> Any:
         scope = environ.get("asgi.scope") or {}
-        self._write_frame = scope.get("extensions", {}).get(WRITE_FRAME)
+        self._offered_write_frame = scope.get("extensions", {}).get(WRITE_FRAME)
         return await super()._upgrade_websocket(environ)
 
     async def _websocket_handler(self, ws: Any) -> None:
         """Engine.IO over a WebSocket: upstream's handler, reading without a task per frame."""
         if self.connected:
             if not await self._upgrade_from_polling(ws):
+                self._offered_write_frame = None
                 return
         else:
             self.connected = True
             self.upgraded = True
+        # Only now is this WebSocket the socket's transport: a frame written to it during a
+        # polling client's upgrade probe would never reach the client's event handlers.
+        self._write_frame, self._offered_write_frame = self._offered_write_frame, None
         writer = asyncio.ensure_future(self._write_loop(ws))
         await self._read_loop(ws)
         await self.queue.put(None)  # lets the writer finish
