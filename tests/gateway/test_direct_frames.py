@@ -33,6 +33,12 @@ class _Connection:
         self.wire.append(frame[2:].decode())  # past the 2-byte header of a short text frame
         return True
 
+    def buffered(self) -> int:
+        return 0
+
+    def abort(self) -> None:
+        self.open = False
+
     async def send(self, text: str) -> None:
         await asyncio.sleep(0)  # a send that yields, as the ASGI chain does
         self.wire.append(text)
@@ -48,7 +54,7 @@ def _message(text: str) -> tuple[packet.Packet, bytes]:
 
 async def _socket(connection: _Connection) -> tuple[LeanSocket, asyncio.Task[None]]:
     socket = LeanSocket(_Server(), "sid")
-    socket._write_frame = connection.write_frame
+    socket._writer = connection
     writer = asyncio.create_task(socket._write_loop(connection))
     await asyncio.sleep(0)  # the writer waits on the empty queue
     return socket, writer
@@ -85,7 +91,7 @@ async def test_a_refused_frame_is_queued_and_a_closing_socket_takes_nothing() ->
     connection = _Connection()
     connection.open = False  # e.g. a close frame already sent
     socket = LeanSocket(_Server(), "sid")
-    socket._write_frame = connection.write_frame
+    socket._writer = connection
 
     assert socket.send_now(*_message("refused"))
     assert connection.wire == [] and socket.queue.get_nowait().data == "refused"  # the usual way
@@ -114,7 +120,7 @@ async def test_nothing_is_written_to_a_websocket_before_the_upgrade_completes() 
     connection = _Connection()
     socket = LeanSocket(_Server(), "sid")
     socket.connected = True  # a polling session
-    socket._offered_write_frame = connection.write_frame  # what _upgrade_websocket found
+    socket._offered_writer = connection  # what _upgrade_websocket found
     upgrade = _ProbingWebSocket()
     handler = asyncio.create_task(socket._websocket_handler(upgrade))
     await asyncio.sleep(0)  # the handler waits for the probe
@@ -123,4 +129,4 @@ async def test_nothing_is_written_to_a_websocket_before_the_upgrade_completes() 
     assert connection.wire == [] and socket.queue.get_nowait().data == "during the probe"
     upgrade.probe.set()
     await handler
-    assert socket._write_frame is None and socket._offered_write_frame is None
+    assert socket._writer is None and socket._offered_writer is None

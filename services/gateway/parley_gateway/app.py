@@ -36,6 +36,7 @@ from parley_gateway.fanout import room_events_to_sockets
 from parley_gateway.messages_client import MessagesClient
 from parley_gateway.presence_reporter import PresenceReporter
 from parley_gateway.sio.namespace import ChatNamespace
+from parley_gateway.sio.polling import PollingBodyLimit
 from parley_gateway.sio.server import create_server, manager_running, manager_subscribed
 from parley_gateway.sio.sessions import Sessions
 
@@ -114,7 +115,11 @@ def create_app(
             await stack.enter_async_context(manager_running(sio))
             await stack.enter_async_context(room_events_to_sockets(app_bus, sio))
             yield state | {
-                "socketio_app": socketio.ASGIApp(sio, socketio_path=SOCKETIO_PATH),
+                "socketio_app": PollingBodyLimit(
+                    socketio.ASGIApp(sio, socketio_path=SOCKETIO_PATH),
+                    engine=sio.eio,
+                    max_bytes=settings.max_packet_bytes,
+                ),
                 "sio": sio,
                 "namespace": namespace,
             }

@@ -40,6 +40,21 @@ class GatewaySettings(JwtSettings, RedisSettings, InternalApiSettings):
         description="MAX_PACKET_BYTES: largest Socket.IO packet (or polling POST) accepted; a bigger "
         "one closes that connection.",
     )
+    max_outgoing_bytes: int = Field(
+        default=1024 * 1024,
+        ge=64 * 1024,
+        le=256 * 1024 * 1024,
+        description="MAX_OUTGOING_BYTES: most a connection may have waiting for its client to read "
+        "(its send queue and its socket's buffer); a client further behind is disconnected, as a "
+        "reader too slow to keep up. Keep it well above SYNC_MAX_BYTES (one sync page).",
+    )
+    max_events_in_flight: int = Field(
+        default=16,
+        ge=1,
+        le=1024,
+        description="MAX_EVENTS_IN_FLIGHT: events of one connection handled at once; while that "
+        "many wait for their answers, nothing more is read from the connection.",
+    )
     connect_timeout_s: float = Field(
         default=10.0,
         gt=0,

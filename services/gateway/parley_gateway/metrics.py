@@ -22,3 +22,7 @@ INTERNAL_CALLS = Histogram(
     ["call"],
     buckets=LATENCY_BUCKETS,
 )
+SLOW_READERS_CUT = Counter(
+    "parley_gateway_slow_readers_cut_total",
+    "Connections cut off because their client had more than MAX_OUTGOING_BYTES unread.",
+)

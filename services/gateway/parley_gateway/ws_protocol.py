@@ -6,22 +6,34 @@ websockets refuses an upgrade request whose header lines are too long or too man
 protocol (0.54) never writes that answer: the client waits forever, the gateway holds the
 connection, and uvicorn's shutdown fails on it. This subclass sends the refusal and closes.
 
-It also puts :meth:`WebSocketProtocol.write_frame` in the connection's ASGI scope (under
-:data:`WRITE_FRAME`): a frame the server sends is the same bytes for every receiver
+It also puts itself in the connection's ASGI scope (under :data:`DIRECT_WRITER`), as a
+:class:`DirectWriter`: a frame the server sends is the same bytes for every receiver
 (unmasked, no extension), so a room event is framed once and written to each member's
 transport, instead of passing every copy through the ASGI send chain (four middleware
-wrappers and an await each) and websockets' framing.
+wrappers and an await each) and websockets' framing. The same object tells how many bytes
+wait in the transport for a client to read them, so that a reader that falls behind can be
+cut off (``MAX_OUTGOING_BYTES``) instead of growing the gateway.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
-WRITE_FRAME = "parley.write_frame"  # in scope["extensions"]
+DIRECT_WRITER = "parley.direct_writer"  # in scope["extensions"]
+
+
+class DirectWriter(Protocol):
+    """What a WebSocket connection offers the Engine.IO socket on top of it."""
+
+    def write_frame(self, frame: bytes) -> bool: ...
+
+    def buffered(self) -> int: ...
+
+    def abort(self) -> None: ...
 
 
 def text_frame(text: str) -> bytes:
@@ -38,7 +50,7 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
-        self.scope["extensions"][WRITE_FRAME] = self.write_frame  # type: ignore[assignment]
+        self.scope["extensions"][DIRECT_WRITER] = self  # type: ignore[assignment]
 
     def write_frame(self, frame: bytes) -> bool:
         """Write a frame from :func:`text_frame` now, if the connection is open for it
@@ -47,5 +59,17 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             return False
         if self.conn.extensions:  # a frame with an extension (deflate) differs per connection
             return False
+        if not self.writable.is_set():
+            # The transport's buffer is over its high-water mark (the client reads slowly):
+            # the frame queues behind, for the writer that waits until it drains.
+            return False
         self.transport.write(frame)
         return True
+
+    def buffered(self) -> int:
+        """Bytes written to the connection that the client has not taken yet."""
+        return self.transport.get_write_buffer_size()
+
+    def abort(self) -> None:
+        """Drop the connection and whatever it still buffers (a reader too far behind)."""
+        self.transport.abort()

@@ -10,24 +10,50 @@ would have needed more than the whole core.
 :class:`LeanSocket` keeps the upstream behaviour (same packets, same deadlines, same close
 reasons) with ``asyncio.timeout`` blocks instead of tasks, and pings scheduled as plain
 loop timers. :class:`LeanEngineServer` makes every new socket a :class:`LeanSocket`.
+
+Two bounds upstream lacks, so that no client can grow the gateway:
+
+- Output. What waits for a client to read it (its send queue, plus what its WebSocket
+  transport buffers) is capped at ``MAX_OUTGOING_BYTES``; a packet that would go over cuts
+  the connection off, since a reader that far behind would only fall further behind.
+  Upstream queues without limit, and frames written directly skipped the transport's
+  flow control altogether (a member who never read grew the gateway by 235 MB in 25 s).
+- Server-side disconnects. Upstream's ``disconnect`` waits until the client has collected
+  its CLOSE packet, which a long-polling client that never polls again never does: each
+  such request hung for good (1,000 of them: 1,000 tasks and 89 MB, and a SIGTERM that
+  waited out its whole timeout). Here the CLOSE packet is queued and nothing waits for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Callable
 from typing import Any
 
 import engineio
 from engineio import exceptions, packet
 from engineio.async_socket import AsyncSocket
 
-from parley_gateway.ws_protocol import WRITE_FRAME
+from parley_gateway.metrics import SLOW_READERS_CUT
+from parley_gateway.ws_protocol import DIRECT_WRITER, DirectWriter
+
+log = logging.getLogger(__name__)
 
 # Bounds how late a dead link is noticed past PING_INTERVAL + PING_TIMEOUT (2 + 2.5 s by
 # default) on a gateway that keeps up; an overloaded one waits its loop lag longer.
 _SWEEP_S = 0.5
+# Size of a packet without text (a PING, say) in the output count.
+_EMPTY_PACKET_SIZE = 16
+# Sockets being closed by a task of their own (referenced until done).
+_closing: set[asyncio.Task[None]] = set()
+
+
+def packet_size(pkt: Any) -> int:
+    """What ``pkt`` adds to a client's unread output: its text's length (characters: exact
+    for ASCII, the common case, and cheap; a multi-byte text counts less than its bytes)."""
+    data = pkt.data
+    return len(data) if isinstance(data, str | bytes) else _EMPTY_PACKET_SIZE
 
 
 class LeanSocket(AsyncSocket):
@@ -40,11 +66,15 @@ class LeanSocket(AsyncSocket):
     _reader: asyncio.Task[Any] | None = None
     _heard_at: float = 0.0
     _silenced: bool = False
-    # Writes a ready frame to this socket's WebSocket connection (see ws_protocol), and
-    # whether the writer task is sending packets it took from the queue.
-    _write_frame: Callable[[bytes], bool] | None = None
-    _offered_write_frame: Callable[[bytes], bool] | None = None  # until the upgrade is done
+    # This socket's WebSocket connection (see ws_protocol), and whether the writer task is
+    # sending packets it took from the queue.
+    _writer: DirectWriter | None = None
+    _offered_writer: DirectWriter | None = None  # until the upgrade is done
     _writing: bool = False
+    # The packets' sizes (:func:`packet_size`) in the send queue, and whether the client was
+    # cut off for being too far behind.
+    _queued_size: int = 0
+    _cut_off: bool = False
 
     async def poll(self) -> list[Any]:
         """Wait for packets to send to the client (upstream ``poll``, without a task)."""
@@ -68,7 +98,12 @@ class LeanSocket(AsyncSocket):
                 self.queue.put_nowait(None)
                 break
             packets.append(pkt)
+        self._queued_size -= sum(packet_size(pkt) for pkt in packets)
         return packets
+
+    def _enqueue(self, pkt: Any) -> None:
+        self._queued_size += packet_size(pkt)
+        self.queue.put_nowait(pkt)
 
     def send_now(self, pkt: Any, frame: bytes | None = None) -> bool:
         """``send`` without awaiting; False if the socket is done with.
@@ -80,17 +115,48 @@ class LeanSocket(AsyncSocket):
             return False
         if self.ping_overdue(time.time()):
             return False  # past its ping deadline: the server's sweep is closing it
+        if not self._room_for(pkt):
+            return False
+        writer = self._writer
         if (
             frame is not None
-            and self._write_frame is not None
+            and writer is not None
             and not self._writing
             and not self.upgrading
             and self.queue.empty()
-            and self._write_frame(frame)
+            and writer.write_frame(frame)
         ):
             return True
-        self.queue.put_nowait(pkt)
+        self._enqueue(pkt)
         return True
+
+    async def send(self, pkt: Any) -> None:
+        """Upstream's ``send`` (python-socketio's acks and emits come this way), counted."""
+        if await self.check_ping_timeout() and self._room_for(pkt):
+            self._enqueue(pkt)
+
+    def _room_for(self, pkt: Any) -> bool:
+        """False, and the connection cut off, when ``pkt`` would take what the client has yet
+        to read over the server's ``max_outgoing_bytes``."""
+        if self._cut_off:
+            return False
+        limit: int | None = getattr(self.server, "max_outgoing_bytes", None)
+        if limit is None:
+            return True
+        unread = self._queued_size + packet_size(pkt) + (self._writer.buffered() if self._writer else 0)
+        if unread <= limit:
+            return True
+        self._cut_off = True
+        SLOW_READERS_CUT.inc()
+        log.info("cutting off a client too far behind (%d unread, limit %d)", unread, limit)
+        if self._writer is not None:
+            self._writer.abort()  # frees what its transport holds, and ends its read loop
+        task = asyncio.ensure_future(
+            self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_ERROR)
+        )
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+        return False
 
     def ping_overdue(self, now: float) -> bool:
         """No pong for the last ping within PING_TIMEOUT, plus the server's loop lag."""
@@ -142,25 +208,27 @@ class LeanSocket(AsyncSocket):
         if not self.closing and not self.closed:
             self.last_ping = time.time()
             # What ``send`` does: its ping-timeout check cannot fire with a ping just sent.
-            self.queue.put_nowait(packet.Packet(packet.PING))
+            pkt = packet.Packet(packet.PING)
+            if self._room_for(pkt):
+                self._enqueue(pkt)
 
     async def _upgrade_websocket(self, environ: dict[str, Any]) -> Any:
         scope = environ.get("asgi.scope") or {}
-        self._offered_write_frame = scope.get("extensions", {}).get(WRITE_FRAME)
+        self._offered_writer = scope.get("extensions", {}).get(DIRECT_WRITER)
         return await super()._upgrade_websocket(environ)
 
     async def _websocket_handler(self, ws: Any) -> None:
         """Engine.IO over a WebSocket: upstream's handler, reading without a task per frame."""
         if self.connected:
             if not await self._upgrade_from_polling(ws):
-                self._offered_write_frame = None
+                self._offered_writer = None
                 return
         else:
             self.connected = True
             self.upgraded = True
         # Only now is this WebSocket the socket's transport: a frame written to it during a
         # polling client's upgrade probe would never reach the client's event handlers.
-        self._write_frame, self._offered_write_frame = self._offered_write_frame, None
+        self._writer, self._offered_writer = self._offered_writer, None
         writer = asyncio.ensure_future(self._write_loop(ws))
         await self._read_loop(ws)
         await self.queue.put(None)  # lets the writer finish
@@ -223,7 +291,7 @@ class LeanSocket(AsyncSocket):
                 break
             finally:
                 self._writing = False
-        self._write_frame = None
+        self._writer = None
         await ws.close()
 
     async def _upgrade_from_polling(self, ws: Any) -> bool:
@@ -238,7 +306,7 @@ class LeanSocket(AsyncSocket):
             self.upgrading = False
             return False
         await ws.send(packet.Packet(packet.PONG, data="probe").encode())
-        await self.queue.put(packet.Packet(packet.NOOP))  # ends the pending poll
+        self._enqueue(packet.Packet(packet.NOOP))  # ends the pending poll
         try:
             upgrade = await ws.wait()
         except OSError:
@@ -259,6 +327,20 @@ class LeanEngineServer(engineio.AsyncServer):
     event loop's lag (``lag_s``)."""
 
     lag_s = 0.0
+    # MAX_OUTGOING_BYTES (set by create_server); None: unbounded, as upstream.
+    max_outgoing_bytes: int | None = None
+
+    async def disconnect(self, sid: str | None = None) -> None:
+        """Close one socket (or all): upstream's, without waiting for the client to collect
+        its CLOSE packet (a long-polling client may never poll again)."""
+        sockets = [self.sockets.get(sid)] if sid is not None else list(self.sockets.values())
+        for socket in sockets:
+            if socket is not None:
+                await socket.close(wait=False, reason=self.reason.SERVER_DISCONNECT)
+        if sid is None:
+            self.sockets = {}
+        else:
+            self.sockets.pop(sid, None)
 
     def send_now(self, eio_sid: str, pkt: Any, frame: bytes | None = None) -> bool:
         """Send a packet to one socket without a task (see :meth:`LeanSocket.send_now`)."""

@@ -16,6 +16,11 @@ client harms only itself (PROTOCOL §3):
   not been accepted within ``CONNECT_TIMEOUT_S`` (never sent, refused, or disconnected from
   the namespace since) is closed, as socket.io's own ``connectTimeout`` does. Without it a
   client could hold connections without a token, answering pings forever.
+- Events without a bound. python-socketio runs every event in a task of its own, however
+  many a client sends before the first is answered. Here at most ``MAX_EVENTS_IN_FLIGHT``
+  of one connection run at once; the next waits for a slot, and while it waits nothing
+  more is read from that connection (its frames stay in its TCP buffer), so a client that
+  sends faster than it is answered slows itself down and nobody else.
 """
 
 from __future__ import annotations
@@ -48,11 +53,14 @@ class ParleyServer(socketio.AsyncServer):
     (python-socketio is pinned); each calls the original for everything it lets through.
     """
 
-    def __init__(self, *, connect_timeout_s: float, **options: Any) -> None:
+    def __init__(self, *, connect_timeout_s: float, events_in_flight: int = 16, **options: Any) -> None:
         super().__init__(**options)
         self._connect_timeout_s = connect_timeout_s
         self._deadlines: dict[str, asyncio.TimerHandle] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        self._events_in_flight = events_in_flight
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._events: set[asyncio.Task[None]] = set()
 
     def _engineio_server_class(self) -> type:
         return LeanEngineServer
@@ -81,9 +89,32 @@ class ParleyServer(socketio.AsyncServer):
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         await super()._handle_eio_disconnect(eio_sid, reason)
+        self._slots.pop(eio_sid, None)
         deadline = self._deadlines.pop(eio_sid, None)
         if deadline is not None:
             deadline.cancel()
+
+    async def _handle_event(self, eio_sid: str, namespace: str | None, id: Any, data: Any) -> None:
+        # Upstream's, with a slot per event (see the module docstring).
+        namespace = namespace or "/"
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if not self.manager.is_connected(sid, namespace):
+            return
+        slots = self._slots.get(eio_sid)
+        if slots is None:
+            slots = self._slots[eio_sid] = asyncio.Semaphore(self._events_in_flight)
+        await slots.acquire()
+        task = asyncio.ensure_future(self._event_in_slot(slots, sid, eio_sid, data, namespace, id))
+        self._events.add(task)
+        task.add_done_callback(self._events.discard)
+
+    async def _event_in_slot(
+        self, slots: asyncio.Semaphore, sid: str, eio_sid: str, data: Any, namespace: str, id: Any
+    ) -> None:
+        try:
+            await self._handle_event_internal(self, sid, eio_sid, data, namespace, id)
+        finally:
+            slots.release()
 
     def _arm_deadline(self, eio_sid: str) -> None:
         previous = self._deadlines.pop(eio_sid, None)
@@ -107,8 +138,9 @@ def create_server(settings: GatewaySettings, *, redis: aioredis.Redis | None = N
         manager = RedisManager(redis, channel=f"{settings.redis_prefix}:socketio")
     else:
         manager = socketio.AsyncManager()
-    return ParleyServer(
+    server = ParleyServer(
         connect_timeout_s=settings.connect_timeout_s,
+        events_in_flight=settings.max_events_in_flight,
         async_mode="asgi",
         client_manager=manager,
         serializer=JsonOnlyPacket,
@@ -121,6 +153,8 @@ def create_server(settings: GatewaySettings, *, redis: aioredis.Redis | None = N
         logger=False,
         engineio_logger=False,
     )
+    server.eio.max_outgoing_bytes = settings.max_outgoing_bytes
+    return server
 
 
 def manager_subscribed(sio: socketio.AsyncServer) -> bool:
