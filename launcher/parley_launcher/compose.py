@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from parley_common.asgi import running
 from parley_common.bus import InProcessBus
+from parley_common.event_limits import EventLimiter
 from parley_common.presence import InProcessReports
 from parley_common.ratelimit import SendRateLimiter
 from parley_gateway.app import create_app as create_gateway
@@ -46,11 +47,21 @@ class EmbeddedApp:
         bus = InProcessBus()
         reports = InProcessReports()
         presence_store = MemoryPresenceStore(bus)
+        # One set of buckets: a user's socket events and HTTP requests draw on the same limits.
+        events = EventLimiter.in_memory(settings.gateway.event_limits())
         self.messages = create_messages(
-            settings.messages, bus=bus, limiter=SendRateLimiter.in_memory(), online=presence_store
+            settings.messages,
+            bus=bus,
+            limiter=SendRateLimiter.in_memory(),
+            online=presence_store,
+            event_limiter=events,
         )
         self.gateway = create_gateway(
-            settings.gateway, bus=bus, messages_app=self._messages_running, presence_sink=reports
+            settings.gateway,
+            bus=bus,
+            messages_app=self._messages_running,
+            presence_sink=reports,
+            event_limiter=events,
         )
         self.presence = create_presence(
             settings.presence, store=presence_store, source=InProcessReportSource(reports)

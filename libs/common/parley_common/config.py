@@ -12,8 +12,10 @@ import sys
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, Self, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from parley_common.event_limits import EventKind, EventLimit
 
 DEV_JWT_SECRET = "dev-secret"
 DEV_INTERNAL_TOKEN = "dev-internal-token"
@@ -151,6 +153,53 @@ class RedisSettings(ParleySettings):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):  # "" means unset
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value or None
+
+
+def _event_limit(value: Any) -> Any:
+    """``"10,100"`` from the environment → 10 events per second, bursts of 100."""
+    if not isinstance(value, str):
+        return value
+    parts = split_commas(value)
+    try:
+        rate, burst = float(parts[0]), int(parts[1])
+    except (ValueError, IndexError):
+        raise ValueError("expected `<events per second>,<burst>`, e.g. `10,100`") from None
+    if len(parts) != 2 or not 0 < rate <= 10_000 or not 1 <= burst <= 100_000:
+        raise ValueError("expected `<events per second>,<burst>`, 0 < rate <= 10000, 1 <= burst <= 100000")
+    return EventLimit(rate=rate, burst=burst)
+
+
+EventLimitField = Annotated[EventLimit, NoDecode, BeforeValidator(_event_limit)]
+
+
+class EventLimitSettings(ParleySettings):
+    """Per-user limits on client events other than sends (:mod:`parley_common.event_limits`)."""
+
+    rate_limit_sync: EventLimitField = Field(
+        default=EventLimit(rate=10, burst=100),
+        description="RATE_LIMIT_SYNC: `messages:sync` and `GET …/messages` per user, as "
+        "`<per second>,<burst>` (default `10,100`: a reconnect syncs every conversation shown).",
+    )
+    rate_limit_room: EventLimitField = Field(
+        default=EventLimit(rate=20, burst=200),
+        description="RATE_LIMIT_ROOM: `conversation:join` and `conversation:leave` per user (`20,200`).",
+    )
+    rate_limit_typing: EventLimitField = Field(
+        default=EventLimit(rate=5, burst=20),
+        description="RATE_LIMIT_TYPING: `typing:start` and `typing:stop` per user (`5,20`).",
+    )
+    rate_limit_receipts: EventLimitField = Field(
+        default=EventLimit(rate=20, burst=100),
+        description="RATE_LIMIT_RECEIPTS: `message:delivered` and `message:read` per user (`20,100`).",
+    )
+
+    def event_limits(self) -> dict[EventKind, EventLimit]:
+        return {
+            EventKind.SYNC: self.rate_limit_sync,
+            EventKind.ROOM: self.rate_limit_room,
+            EventKind.TYPING: self.rate_limit_typing,
+            EventKind.RECEIPT: self.rate_limit_receipts,
+        }
 
 
 class InternalApiSettings(ParleySettings):

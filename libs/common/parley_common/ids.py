@@ -10,6 +10,7 @@ a newline or an escape sequence in an id is garbage in every log line and UI tha
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 MAX_ID_CHARS = 200
 _UNFIT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -36,3 +37,9 @@ def check_id(value: str) -> str:
 
 def is_valid_id(value: object, *, max_chars: int = MAX_ID_CHARS) -> bool:
     return isinstance(value, str) and 0 < len(value) <= max_chars and not unfit_characters(value)
+
+
+def path_segment(value: str) -> str:
+    """``value`` as one URL path segment, everything encoded (dots too), so that no id from
+    a client can climb out of its segment into another route, whoever decodes the path."""
+    return quote(value, safe="").replace(".", "%2E")

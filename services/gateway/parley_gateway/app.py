@@ -24,6 +24,7 @@ from parley_common.auth import TokenVerifier
 from parley_common.bus import Bus, RedisBus
 from parley_common.config import ConfigError
 from parley_common.errors import Unavailable
+from parley_common.event_limits import EventLimiter
 from parley_common.http import install_error_handlers, probe_router
 from parley_common.observability import RequestIdMiddleware, metrics_router
 from parley_common.presence import RedisReportSink, ReportSink
@@ -35,10 +36,11 @@ from parley_gateway.expiry import TokenExpiry
 from parley_gateway.fanout import room_events_to_sockets
 from parley_gateway.messages_client import MessagesClient
 from parley_gateway.presence_reporter import PresenceReporter
+from parley_gateway.sio.gate import EngineGate
 from parley_gateway.sio.namespace import ChatNamespace
-from parley_gateway.sio.polling import PollingBodyLimit
 from parley_gateway.sio.server import create_server, manager_running, manager_subscribed
 from parley_gateway.sio.sessions import Sessions
+from parley_gateway.typing_relay import TypingRelay
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +69,20 @@ def _redis(settings: GatewaySettings, stack: AsyncExitStack) -> aioredis.Redis |
     return redis
 
 
+def _event_limiter(settings: GatewaySettings, redis: aioredis.Redis | None) -> EventLimiter:
+    """Shared by every gateway through Redis; this process's own without it."""
+    if redis is None:
+        return EventLimiter.in_memory(settings.event_limits())
+    return EventLimiter.redis(redis, settings.event_limits(), prefix=settings.redis_prefix)
+
+
 def create_app(
     settings: GatewaySettings,
     *,
     bus: Bus | None = None,
     messages_app: ASGIApp | None = None,
     presence_sink: ReportSink | None = None,
+    event_limiter: EventLimiter | None = None,
 ) -> FastAPI:
     if (bus is None or presence_sink is None) and not settings.redis_url:
         raise ConfigError("Invalid configuration:\n  REDIS_URL: required when the gateway runs on its own")
@@ -103,22 +113,27 @@ def create_app(
                 stack.push_async_callback(proxy.aclose)
                 state["api_proxy"] = proxy
             sio = create_server(settings, redis=redis)
+            limiter = event_limiter or _event_limiter(settings, redis)
             namespace = ChatNamespace(
                 verifier=TokenVerifier(settings),
                 messages=messages,
                 expiry=TokenExpiry(leeway_s=settings.jwt_leeway_s),
                 drain=drain,
                 presence=presence,
+                limiter=limiter,
+                typing=TypingRelay(interval_s=settings.typing_relay_interval_ms / 1000),
+                max_connections_per_user=settings.max_connections_per_user,
                 sessions=sessions,
             )
             sio.register_namespace(namespace)
             await stack.enter_async_context(manager_running(sio))
             await stack.enter_async_context(room_events_to_sockets(app_bus, sio))
             yield state | {
-                "socketio_app": PollingBodyLimit(
+                "socketio_app": EngineGate(
                     socketio.ASGIApp(sio, socketio_path=SOCKETIO_PATH),
-                    engine=sio.eio,
+                    server=sio,
                     max_bytes=settings.max_packet_bytes,
+                    max_per_address=settings.max_connections_per_address,
                 ),
                 "sio": sio,
                 "namespace": namespace,

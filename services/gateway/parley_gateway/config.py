@@ -7,11 +7,17 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
-from parley_common.config import InternalApiSettings, JwtSettings, RedisSettings, split_commas
+from parley_common.config import (
+    EventLimitSettings,
+    InternalApiSettings,
+    JwtSettings,
+    RedisSettings,
+    split_commas,
+)
 from parley_gateway.ws_protocol import WebSocketProtocol
 
 
-class GatewaySettings(JwtSettings, RedisSettings, InternalApiSettings):
+class GatewaySettings(JwtSettings, RedisSettings, InternalApiSettings, EventLimitSettings):
     messages_url: str = Field(
         default="http://127.0.0.1:8001",
         description="MESSAGES_URL: base URL of the messages service's internal API.",
@@ -54,6 +60,28 @@ class GatewaySettings(JwtSettings, RedisSettings, InternalApiSettings):
         le=1024,
         description="MAX_EVENTS_IN_FLIGHT: events of one connection handled at once; while that "
         "many wait for their answers, nothing more is read from the connection.",
+    )
+    max_connections_per_user: int = Field(
+        default=20,
+        ge=1,
+        le=10_000,
+        description="MAX_CONNECTIONS_PER_USER: sockets one user may hold on this gateway (every "
+        "device and tab); one more is refused `too_many_connections`.",
+    )
+    max_connections_per_address: int = Field(
+        default=500,
+        ge=1,
+        le=1_000_000,
+        description="MAX_CONNECTIONS_PER_ADDRESS: Engine.IO transports one client address may hold "
+        "on this gateway, authenticated or not; one more is answered 429. Behind a proxy, the "
+        "address is the client's only when the proxy is trusted (uvicorn's FORWARDED_ALLOW_IPS).",
+    )
+    typing_relay_interval_ms: int = Field(
+        default=2000,
+        ge=0,
+        le=3000,
+        description="TYPING_RELAY_INTERVAL_MS: a repeated `typing:start` is relayed to the room at "
+        "most this often per user and conversation (clients repeat it every 3 s).",
     )
     connect_timeout_s: float = Field(
         default=10.0,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any, Protocol
-from urllib.parse import quote
 
 import aiohttp
 import httpx
@@ -19,6 +18,7 @@ import orjson
 from starlette.types import ASGIApp
 
 from parley_common.errors import InternalError, ParleyError, Unavailable
+from parley_common.ids import path_segment
 from parley_common.observability import REQUEST_ID_HEADER, new_request_id, request_id
 from parley_gateway.config import GatewaySettings
 from parley_gateway.metrics import INTERNAL_CALLS
@@ -136,13 +136,7 @@ class MessagesClient:
 
 
 def _conversation(conversation_id: str) -> str:
-    return f"internal/v1/conversations/{_segment(conversation_id)}"
-
-
-def _segment(value: str) -> str:
-    # Ids come from clients: encode everything, dots included, so that no id can climb
-    # out of its path segment into another internal route.
-    return quote(value, safe="").replace(".", "%2E")
+    return f"internal/v1/conversations/{path_segment(conversation_id)}"
 
 
 def _error_of(status: int, content: bytes) -> ParleyError:

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 
 from parley_common.auth import TokenVerifier
 from parley_common.bus import Bus, InProcessBus, RedisBus
+from parley_common.event_limits import EventLimiter
 from parley_common.http import BodySizeLimit, install_error_handlers, probe_router
 from parley_common.observability import RequestIdMiddleware, metrics_router
 from parley_common.presence import OnlineReader, RedisOnlineReader
@@ -41,19 +42,22 @@ def create_app(
     bus: Bus | None = None,
     limiter: SendRateLimiter | None = None,
     online: OnlineReader | None = None,
+    event_limiter: EventLimiter | None = None,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         async with AsyncExitStack() as stack:
             engine = create_engine(settings)
             stack.push_async_callback(engine.dispose)
-            app_bus, app_limiter, app_online = bus, limiter, online
-            if settings.redis_url and (app_bus is None or app_limiter is None or app_online is None):
+            app_bus, app_limiter, app_online, app_events = bus, limiter, online, event_limiter
+            if settings.redis_url and None in (app_bus, app_limiter, app_online, app_events):
                 redis = create_redis(settings.redis_url)
                 stack.push_async_callback(redis.aclose)
-                app_bus = app_bus or RedisBus(redis, prefix=settings.redis_prefix)
-                app_limiter = app_limiter or SendRateLimiter.redis(redis, prefix=settings.redis_prefix)
-                app_online = app_online or RedisOnlineReader(redis, prefix=settings.redis_prefix)
+                prefix = settings.redis_prefix
+                app_bus = app_bus or RedisBus(redis, prefix=prefix)
+                app_limiter = app_limiter or SendRateLimiter.redis(redis, prefix=prefix)
+                app_online = app_online or RedisOnlineReader(redis, prefix=prefix)
+                app_events = app_events or EventLimiter.redis(redis, settings.event_limits(), prefix=prefix)
             if app_bus is None:
                 log.warning("REDIS_URL is unset: events stay in this process (embedded mode only)")
                 app_bus = InProcessBus()
@@ -62,10 +66,16 @@ def create_app(
                 bus=app_bus,
                 limiter=app_limiter or SendRateLimiter.in_memory(),
                 online=app_online,
+                sync_max_bytes=settings.sync_max_bytes,
             )
             stack.push_async_callback(service.events_published)  # before Redis closes
             app.state.service = service  # for tests that wait for events_published
-            yield {"settings": settings, "service": service, "verifier": TokenVerifier(settings)}
+            yield {
+                "settings": settings,
+                "service": service,
+                "verifier": TokenVerifier(settings),
+                "event_limiter": app_events or EventLimiter.in_memory(settings.event_limits()),
+            }
 
     app = FastAPI(
         title="Parley messages",

@@ -8,13 +8,15 @@ service's CPU under load).
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from parley_common.auth import AuthError, TokenVerifier
-from parley_common.errors import NotFound, Unauthenticated
+from parley_common.errors import NotFound, RateLimited, Unauthenticated
+from parley_common.event_limits import EventKind, EventLimiter
 from parley_common.ids import MAX_ID_CHARS, unfit_characters
 from parley_messages.config import MessagesSettings
 from parley_messages.service import MessagesService
@@ -59,8 +61,25 @@ async def conversation_path(
     return conversation_id
 
 
+def _limited(kind: EventKind) -> Callable[..., Awaitable[str]]:
+    """The caller, once a token of their ``kind`` limit is taken (the same buckets as the
+    gateway's socket events: a user has one limit whichever way they come)."""
+
+    async def limited_user(request: Request, user: Annotated[str, Depends(current_user)]) -> str:
+        limiter: EventLimiter = request.state.event_limiter
+        wait_ms = await limiter.take(user, kind)
+        if wait_ms:
+            raise RateLimited("too many requests of this kind", retry_after_ms=wait_ms)
+        return user
+
+    return limited_user
+
+
 ServiceDep = Annotated[MessagesService, Depends(get_service)]
 SettingsDep = Annotated[MessagesSettings, Depends(get_settings)]
 CurrentUser = Annotated[str, Depends(current_user)]
+ReadingUser = Annotated[str, Depends(_limited(EventKind.SYNC))]
+CreatingUser = Annotated[str, Depends(_limited(EventKind.ROOM))]
+MarkingUser = Annotated[str, Depends(_limited(EventKind.RECEIPT))]
 InternalCaller = Depends(internal_caller)
 ConversationPath = Annotated[str, Depends(conversation_path)]

@@ -34,6 +34,7 @@ from parley_common.wire import (
     ConversationDetail,
     CreateConversation,
     Member,
+    Message,
     ReceiptMoved,
     ReceiptResult,
     SendResult,
@@ -68,12 +69,14 @@ class MessagesService:
         limiter: SendRateLimiter,
         online: OnlineReader | None = None,
         clock: Callable[[], datetime] = utcnow_ms,
+        sync_max_bytes: int = 256 * 1024,
     ) -> None:
         self._store = store
         self._room_events = RoomEventPublisher(bus)
         self._limiter = limiter
         self._online = online or NobodyOnline()
         self._clock = clock
+        self._sync_max_bytes = sync_max_bytes
 
     async def ping(self) -> None:
         await self._store.ping()
@@ -300,6 +303,9 @@ class MessagesService:
         )
         has_more = len(rows) > query.limit
         rows = rows[: query.limit]
+        fitting = _fitting(rows, self._sync_max_bytes)
+        if fitting < len(rows):
+            rows, has_more = rows[:fitting], True
         # A message committed between the two reads can make the page newer than `access`.
         last_seq = max(access.last_seq, rows[-1].seq if rows else 0)
         return SyncResult(messages=rows, has_more=has_more, last_seq=last_seq)
@@ -422,3 +428,18 @@ def _require_member(access: Access | None) -> Access:
     if not access.is_member:
         raise Forbidden()
     return access
+
+
+# What a message adds to a page besides its body: ids, timestamps and field names.
+_MESSAGE_OVERHEAD_CHARS = 250
+
+
+def _fitting(rows: list[Message], max_chars: int) -> int:
+    """How many of ``rows`` fit in a page of ``max_chars`` (SYNC_MAX_BYTES): at least one,
+    so that a client can always move forward."""
+    total = 0
+    for count, row in enumerate(rows):
+        total += len(row.body) + _MESSAGE_OVERHEAD_CHARS
+        if total > max_chars and count > 0:
+            return count
+    return len(rows)

@@ -333,14 +333,15 @@ class LeanEngineServer(engineio.AsyncServer):
     async def disconnect(self, sid: str | None = None) -> None:
         """Close one socket (or all): upstream's, without waiting for the client to collect
         its CLOSE packet (a long-polling client may never poll again)."""
-        sockets = [self.sockets.get(sid)] if sid is not None else list(self.sockets.values())
-        for socket in sockets:
+        everyone: dict[str, AsyncSocket] = self.sockets
+        closing = [everyone.get(sid)] if sid is not None else list(everyone.values())
+        for socket in closing:
             if socket is not None:
                 await socket.close(wait=False, reason=self.reason.SERVER_DISCONNECT)
         if sid is None:
-            self.sockets = {}
+            everyone.clear()
         else:
-            self.sockets.pop(sid, None)
+            everyone.pop(sid, None)
 
     def send_now(self, eio_sid: str, pkt: Any, frame: bytes | None = None) -> bool:
         """Send a packet to one socket without a task (see :meth:`LeanSocket.send_now`)."""
@@ -383,6 +384,8 @@ class LeanEngineServer(engineio.AsyncServer):
             # Called by ``_handle_connect`` right after it made the socket, before its first
             # ping or read: the socket's state is all upstream's, only its methods change.
             socket = self.sockets.get(args[0])
-            if type(socket) is AsyncSocket:
+            if socket is not None and type(socket) is AsyncSocket:
                 socket.__class__ = LeanSocket
+                # Upstream queued the OPEN packet (a dict) before: count it as _next_packets will.
+                socket._queued_size = socket.queue.qsize() * _EMPTY_PACKET_SIZE
         return await super()._trigger_event(event, *args, **kwargs)

@@ -5,8 +5,12 @@ messages service, which checks membership and owns persistence), and returns the
 body; :meth:`ChatNamespace.trigger_event` wraps it in the ack envelope of §3. Events that
 reach a room after a commit (``message:new``, receipts) are not emitted here: the
 messages service publishes them on the bus and :mod:`parley_gateway.fanout` delivers them.
-Typing is relayed here, through the Socket.IO manager so that every gateway sees it.
-Joins and leaves are reported to the presence service, which announces who is online.
+Typing is relayed here, through the Socket.IO manager so that every gateway sees it
+(coalesced: :mod:`parley_gateway.typing_relay`). Joins and leaves are reported to the
+presence service, which announces who is online. Every event but ``message:send`` (which
+the messages service limits) first takes a token of the user's limit for its kind
+(:mod:`parley_common.event_limits`); connections over ``MAX_CONNECTIONS_PER_USER`` on this
+gateway are refused ``too_many_connections``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from typing import Any
 import socketio
 
 from parley_common.auth import AuthError, TokenVerifier
-from parley_common.errors import InternalError, InvalidPayload, ParleyError, Unavailable
+from parley_common.errors import InternalError, InvalidPayload, ParleyError, RateLimited, Unavailable
+from parley_common.event_limits import EventKind, EventLimiter
 from parley_common.observability import new_request_id, request_id
 from parley_common.wire import ClientMessageId, ConversationRef, RawBody, Receipt, SyncRequest, parse_payload
 from parley_gateway.drain import Drain
@@ -29,13 +34,26 @@ from parley_gateway.metrics import CONNECTED, EVENTS, REFUSED, SEND_ACK
 from parley_gateway.presence_reporter import PresenceReporter
 from parley_gateway.rooms import conversation_room, user_room
 from parley_gateway.send_batcher import SendBatcher
+from parley_gateway.sio.gate import TOO_MANY_CONNECTIONS
 from parley_gateway.sio.handshake import authenticate
 from parley_gateway.sio.local_emit import emit_locally
 from parley_gateway.sio.sessions import Sessions, SocketState
+from parley_gateway.typing_relay import TypingRelay
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[SocketState, Any], Awaitable[Answer]]
+
+# The limit each event draws on (message:send: the messages service's send limit).
+LIMITED_EVENTS = {
+    "messages:sync": EventKind.SYNC,
+    "conversation:join": EventKind.ROOM,
+    "conversation:leave": EventKind.ROOM,
+    "typing:start": EventKind.TYPING,
+    "typing:stop": EventKind.TYPING,
+    "message:delivered": EventKind.RECEIPT,
+    "message:read": EventKind.RECEIPT,
+}
 
 
 class SendPayload(ConversationRef):
@@ -56,10 +74,16 @@ class ChatNamespace(socketio.AsyncNamespace):
         expiry: TokenExpiry,
         drain: Drain,
         presence: PresenceReporter,
+        limiter: EventLimiter,
+        typing: TypingRelay,
+        max_connections_per_user: int,
         sessions: Sessions | None = None,
     ) -> None:
         super().__init__("/")
         self._verifier = verifier
+        self._limiter = limiter
+        self._typing = typing
+        self._max_connections_per_user = max_connections_per_user
         self._messages = messages
         self._sends = SendBatcher(messages)
         self._expiry = expiry
@@ -113,6 +137,11 @@ class ChatNamespace(socketio.AsyncNamespace):
             return Unavailable("this connection is closing").to_ack()
         if self._drain.draining:
             return Unavailable("this gateway is shutting down; reconnect and retry").to_ack()
+        kind = LIMITED_EVENTS.get(event)
+        if kind is not None:
+            wait_ms = await self._limiter.take(state.user_id, kind)
+            if wait_ms:
+                return RateLimited(f"too many {event} events", retry_after_ms=wait_ms).to_ack()
         with self._drain.in_flight():
             try:
                 result = await handler(state, payload)
@@ -131,8 +160,16 @@ class ChatNamespace(socketio.AsyncNamespace):
         except AuthError as exc:
             REFUSED.labels(exc.code.value).inc()
             raise socketio.exceptions.ConnectionRefusedError(exc.code.value, exc.to_data()) from None
-        CONNECTED.inc()
         principal = handshake.principal
+        if self.sessions.count_of(principal.user_id) >= self._max_connections_per_user:
+            REFUSED.labels(TOO_MANY_CONNECTIONS).inc()
+            message = (
+                f"this user already has {self._max_connections_per_user} connections to this server "
+                "(MAX_CONNECTIONS_PER_USER); close some, or retry later"
+            )
+            data = {"code": TOO_MANY_CONNECTIONS, "message": message}
+            raise socketio.exceptions.ConnectionRefusedError(TOO_MANY_CONNECTIONS, data)
+        CONNECTED.inc()
         state = SocketState(
             sid=sid, user_id=principal.user_id, device_id=handshake.device_id, expires_at=principal.expires_at
         )
@@ -227,8 +264,12 @@ class ChatNamespace(socketio.AsyncNamespace):
     async def _relay_typing(self, state: SocketState, conversation_id: str, event: str) -> None:
         if event == "typing:start":
             state.typing_in.add(conversation_id)
+            relayed = self._typing.start(state.user_id, conversation_id)
         else:
             state.typing_in.discard(conversation_id)
+            relayed = self._typing.stop(state.user_id, conversation_id)
+        if not relayed:
+            return
         data = {"conversationId": conversation_id, "userId": state.user_id}
         await self.emit(event, data, room=conversation_room(conversation_id), skip_sid=state.sid)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -37,6 +38,7 @@ import socketio
 from parley_gateway.config import GatewaySettings
 from parley_gateway.sio.codec import OrjsonCodec
 from parley_gateway.sio.engine import LeanEngineServer
+from parley_gateway.sio.gate import client_address
 from parley_gateway.sio.local_emit import JsonOnlyPacket
 from parley_gateway.sio.redis_manager import RedisManager
 
@@ -61,12 +63,22 @@ class ParleyServer(socketio.AsyncServer):
         self._events_in_flight = events_in_flight
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._events: set[asyncio.Task[None]] = set()
+        # Open Engine.IO transports per client address (sio/gate.py caps new ones).
+        self._addresses: dict[str, str] = {}
+        self._per_address: Counter[str] = Counter()
+
+    def transports_from(self, address: str) -> int:
+        return self._per_address[address]
 
     def _engineio_server_class(self) -> type:
         return LeanEngineServer
 
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:
         answer = await super()._handle_eio_connect(eio_sid, environ)
+        address = client_address(environ.get("asgi.scope") or {})
+        if address is not None:
+            self._addresses[eio_sid] = address
+            self._per_address[address] += 1
         self._arm_deadline(eio_sid)
         return answer
 
@@ -90,6 +102,11 @@ class ParleyServer(socketio.AsyncServer):
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:
         await super()._handle_eio_disconnect(eio_sid, reason)
         self._slots.pop(eio_sid, None)
+        address = self._addresses.pop(eio_sid, None)
+        if address is not None:
+            self._per_address[address] -= 1
+            if not self._per_address[address]:
+                del self._per_address[address]
         deadline = self._deadlines.pop(eio_sid, None)
         if deadline is not None:
             deadline.cancel()

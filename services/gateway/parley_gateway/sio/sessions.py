@@ -7,6 +7,7 @@ event, and the store copies on each access.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -29,15 +30,26 @@ class SocketState:
 class Sessions:
     def __init__(self) -> None:
         self._by_sid: dict[str, SocketState] = {}
+        self._per_user: Counter[str] = Counter()
 
     def add(self, state: SocketState) -> None:
         self._by_sid[state.sid] = state
+        self._per_user[state.user_id] += 1
 
     def get(self, sid: str) -> SocketState | None:
         return self._by_sid.get(sid)
 
     def pop(self, sid: str) -> SocketState | None:
-        return self._by_sid.pop(sid, None)
+        state = self._by_sid.pop(sid, None)
+        if state is not None:
+            self._per_user[state.user_id] -= 1
+            if not self._per_user[state.user_id]:
+                del self._per_user[state.user_id]
+        return state
+
+    def count_of(self, user_id: str) -> int:
+        """How many sockets ``user_id`` has on this gateway."""
+        return self._per_user[user_id]
 
     def joined(self) -> Iterator[tuple[str, str, str]]:
         """(socket, user, conversation) for every conversation each socket is joined to."""

@@ -19,7 +19,14 @@ from parley_common.wire import (
     WireModel,
     parse_payload,
 )
-from parley_messages.deps import ConversationPath, CurrentUser, ServiceDep
+from parley_messages.deps import (
+    ConversationPath,
+    CreatingUser,
+    CurrentUser,
+    MarkingUser,
+    ReadingUser,
+    ServiceDep,
+)
 from parley_messages.store import WatermarkKind
 
 router = APIRouter(prefix="/api", tags=["public"])
@@ -31,19 +38,19 @@ class ConversationList(WireModel):
 
 @router.post("/conversations", status_code=201)
 async def create_conversation(
-    body: CreateConversation, user: CurrentUser, service: ServiceDep
+    body: CreateConversation, user: CreatingUser, service: ServiceDep
 ) -> Conversation:
     return await service.create_conversation(user_id=user, request=body)
 
 
 @router.get("/conversations")
-async def list_conversations(user: CurrentUser, service: ServiceDep) -> ConversationList:
+async def list_conversations(user: ReadingUser, service: ServiceDep) -> ConversationList:
     return ConversationList(conversations=await service.list_conversations(user_id=user))
 
 
 @router.get("/conversations/{conversation_id}")
 async def get_conversation(
-    conversation_id: ConversationPath, user: CurrentUser, service: ServiceDep
+    conversation_id: ConversationPath, user: ReadingUser, service: ServiceDep
 ) -> ConversationDetail:
     return await service.get_conversation(user_id=user, conversation_id=conversation_id)
 
@@ -51,7 +58,7 @@ async def get_conversation(
 @router.get("/conversations/{conversation_id}/messages")
 async def list_messages(
     conversation_id: ConversationPath,
-    user: CurrentUser,
+    user: ReadingUser,
     service: ServiceDep,
     after_seq: Annotated[int | None, Query(alias="afterSeq")] = None,
     since: Annotated[str | None, Query()] = None,
@@ -93,13 +100,13 @@ async def _mark(
 
 @router.post("/conversations/{conversation_id}/delivered")
 async def mark_delivered(
-    conversation_id: ConversationPath, body: ReceiptBody, user: CurrentUser, service: ServiceDep
+    conversation_id: ConversationPath, body: ReceiptBody, user: MarkingUser, service: ServiceDep
 ) -> ReceiptResult:
     return await _mark("delivered", conversation_id, body, user, service)
 
 
 @router.post("/conversations/{conversation_id}/read")
 async def mark_read(
-    conversation_id: ConversationPath, body: ReceiptBody, user: CurrentUser, service: ServiceDep
+    conversation_id: ConversationPath, body: ReceiptBody, user: MarkingUser, service: ServiceDep
 ) -> ReceiptResult:
     return await _mark("read", conversation_id, body, user, service)
