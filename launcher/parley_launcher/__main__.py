@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 
 from parley_common.config import load_settings_or_exit
@@ -16,23 +17,49 @@ from parley_presence.config import PresenceSettings
 
 
 def banner(settings: EmbeddedSettings) -> str:
-    url = f"http://127.0.0.1:{settings.messages.port}"
-    lines = [
-        "",
-        f"Parley (embedded) is up at {url}",
-        f"  database: {settings.messages.database_url}",
-        f"  bus, presence, rate limits: {'Redis' if settings.messages.redis_url else 'in this process'}",
-        f"  API docs: {url}/docs",
+    messages = settings.messages
+    local = is_loopback(messages.host)
+    shown = messages.host if local or messages.host not in ("0.0.0.0", "::") else "127.0.0.1"
+    url = f"http://{_url_host(shown)}:{messages.port}"
+    lines = ["", f"Parley (embedded) is up at {url}"]
+    if not local:
+        lines.append(f"  listening on {messages.host} port {messages.port}: reachable from other machines")
+    lines += [
+        f"  database: {messages.database_url}",
+        f"  bus, presence, rate limits: {'Redis' if messages.redis_url else 'in this process'}",
     ]
+    if messages.metrics_port:
+        lines.append(f"  metrics: http://{_url_host(shown)}:{messages.metrics_port}/metrics")
     if settings.gateway.web_ui:
         lines.append(f"  chat page: {url}/")
-    if settings.messages.dev_mode:
+    if messages.dev_mode:
         lines += [
+            f"  API docs: {url}/docs",
             "  get a dev token:",
             f"    curl -s -X POST {url}/api/dev/token -H 'content-type: application/json' "
             '-d \'{"userId": "alice"}\'',
         ]
+        if not local:
+            lines += [
+                "",
+                "  WARNING: DEV_MODE is on and this server is reachable from other machines: anyone who",
+                "  can reach it can sign in as anyone (POST /api/dev/token mints a token for any user).",
+                "  Use it on a network you trust, or set HOST=127.0.0.1, or turn DEV_MODE off.",
+            ]
     return "\n".join(lines) + "\n"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 CLIENT_COMMANDS = {"chat", "token", "send"}
@@ -58,6 +85,7 @@ def main() -> None:
         app,
         host=settings.messages.host,
         port=settings.messages.port,
+        metrics_port=settings.messages.metrics_port,
         before_shutdown=app.gateway.state.drain.start,
         # Once the port is open, so that the URL it shows answers.
         on_started=lambda: print(banner(settings), flush=True),

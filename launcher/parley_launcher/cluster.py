@@ -26,6 +26,7 @@ from parley_messages.migrate import upgrade
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/parley"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 MESSAGES_OFFSET, PRESENCE_OFFSET = 100, 101
+METRICS_OFFSET = 1000  # each process's /metrics: its port + 1000
 
 
 @dataclass(frozen=True)
@@ -52,16 +53,26 @@ def plan(environ: dict[str, str]) -> list[Service]:
         base.setdefault("INTERNAL_TOKEN", DEV_INTERNAL_TOKEN)
     messages_url = f"http://127.0.0.1:{port + MESSAGES_OFFSET}"
     services = [
-        Service("messages", "parley_messages", port + MESSAGES_OFFSET, base),
-        Service("presence", "parley_presence", port + PRESENCE_OFFSET, base),
+        Service(
+            "messages", "parley_messages", port + MESSAGES_OFFSET, _metrics_at(base, port + MESSAGES_OFFSET)
+        ),
+        Service(
+            "presence", "parley_presence", port + PRESENCE_OFFSET, _metrics_at(base, port + PRESENCE_OFFSET)
+        ),
     ]
     for index in range(gateways):
-        env = base | {
+        env = _metrics_at(base, port + index) | {
             "MESSAGES_URL": messages_url,
             "API_PROXY_URL": messages_url,
         }
         services.append(Service(f"gateway-{index + 1}", "parley_gateway", port + index, env))
     return services
+
+
+def _metrics_at(env: dict[str, str], port: int) -> dict[str, str]:
+    """``env`` with the METRICS_PORT of the process on ``port`` (METRICS_PORT=0 keeps it off)."""
+    off = env.get("METRICS_PORT") == "0"
+    return env | {"METRICS_PORT": "0" if off else str(port + METRICS_OFFSET)}
 
 
 async def ensure_database(url: str) -> None:

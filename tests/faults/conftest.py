@@ -138,7 +138,7 @@ async def faults(
 async def send_outcomes(gateway: ServiceProcess) -> dict[str, float]:
     """``message:send`` outcomes this gateway counted since it started (its /metrics)."""
     async with httpx.AsyncClient(timeout=5) as http:
-        text = (await http.get(f"{gateway.url}/metrics")).text
+        text = (await http.get(gateway.metrics_url)).text
     outcomes: dict[str, float] = {}
     for line in text.splitlines():
         if line.startswith('parley_gateway_events_total{event="message:send"'):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import httpx
 import pytest
@@ -19,15 +20,34 @@ from parley_messages.config import MessagesSettings
 from tests.gateway.conftest import common_settings, gateway_settings, serving
 from tests.support.servers import free_port, uvicorn_serving
 
+SAME_ORIGIN = {"HTTP_HOST": "chat.example:8000"}
 
-def test_origins_are_a_comma_separated_list() -> None:
-    assert gateway_settings(cors_origins="https://a.example, https://b.example").allowed_origins == [
-        "https://a.example",
-        "https://b.example",
-    ]
-    assert gateway_settings(cors_origins="*").allowed_origins == "*"
-    assert gateway_settings().allowed_origins is None  # same origin only
-    assert gateway_settings(dev_mode=True).allowed_origins == "*"
+
+@pytest.mark.parametrize(
+    ("settings", "origin", "allowed"),
+    [
+        ({"cors_origins": "https://a.example, https://b.example"}, "https://b.example", True),
+        ({"cors_origins": "https://a.example, https://b.example"}, "https://c.example", False),
+        ({"cors_origins": "*"}, "https://anyone.example", True),
+        ({}, "http://chat.example:8000", True),  # same origin, always
+        ({}, "https://evil.example", False),
+        ({}, "http://localhost:5173", False),  # local pages only in DEV_MODE
+        ({"dev_mode": True}, "http://localhost:5173", True),
+        ({"dev_mode": True}, "http://127.0.0.1:19006", True),
+        ({"dev_mode": True}, "http://192.168.1.20:8081", True),  # a phone's browser on the Wi-Fi
+        ({"dev_mode": True}, "https://evil.example", False),
+        ({"dev_mode": True}, "http://8.8.8.8", False),  # a public address is foreign too
+        ({"dev_mode": True, "cors_origins": "https://a.example"}, "http://localhost:5173", False),
+    ],
+)
+def test_which_origins_may_connect(settings: dict[str, Any], origin: str, allowed: bool) -> None:
+    assert gateway_settings(**settings).origin_policy()(origin, SAME_ORIGIN) is allowed
+
+
+def test_credentials_are_never_allowed_to_any_origin() -> None:
+    assert not gateway_settings(cors_origins="*").origin_policy().credentials
+    assert gateway_settings(cors_origins="https://a.example").origin_policy().credentials
+    assert gateway_settings(dev_mode=True).origin_policy().credentials  # local origins only
 
 
 def test_a_standalone_gateway_needs_redis() -> None:

@@ -95,7 +95,7 @@ async def serve(settings: MessagesSettings, *, limiter: SendRateLimiter | None =
     app = create_app(settings, bus=bus, limiter=limiter or SendRateLimiter.in_memory())
     async with running(app) as asgi:
         transport = httpx.ASGITransport(app=asgi)
-        async with httpx.AsyncClient(transport=transport, base_url="http://messages") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             yield Api(client=client, settings=settings, bus=bus, app=app)
 
 

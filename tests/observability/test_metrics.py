@@ -1,19 +1,25 @@
-"""/metrics: the counters an operator watches move when things happen."""
+"""/metrics: the counters an operator watches move when things happen (read from the app
+served on METRICS_PORT: the same process's registry)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import httpx
 import pytest
 import socketio
 from prometheus_client.parser import text_string_to_metric_families
 
+from parley_common.observability import metrics_app
 from tests.gateway.conftest import Stack, message_payload
 from tests.support.sockets import SocketClient
 
 
 async def scrape(stack: Stack) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    answer = await stack.http.get("/metrics")
+    assert (await stack.http.get("/metrics")).status_code == 404  # never on the public port
+    transport = httpx.ASGITransport(app=metrics_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as metrics:
+        answer = await metrics.get("/metrics")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain")
     values = {}

@@ -266,14 +266,14 @@ class Soak:
         return Usage(rss_mb=rss_mb, fds=fds, tasks=tasks)
 
     async def _metric(self, process: ServiceProcess, name: str) -> float:
-        text = (await self._http.get(f"{process.url}/metrics")).text
+        text = (await self._http.get(process.metrics_url)).text
         return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + " "))
 
     async def _refused_events(self) -> Counter[str]:
         """Client events the gateways answered with an error (their own count, /metrics)."""
         refused: Counter[str] = Counter()
         for gateway in self.cluster.gateways:
-            text = (await self._http.get(f"{gateway.url}/metrics")).text
+            text = (await self._http.get(gateway.metrics_url)).text
             for line in text.splitlines():
                 if line.startswith("parley_gateway_events_total{") and 'outcome="ok"' not in line:
                     labels, value = line.rsplit(" ", 1)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.servers import free_port
+
 READY_WAIT_S = 30.0
 
 
@@ -20,7 +22,14 @@ class ServiceProcess:
     def __init__(self, module: str, *, port: int, env: dict[str, str], log_dir: Path, name: str) -> None:
         self.module = module
         self.port = port
-        self.env = {**os.environ, **env, "PORT": str(port), "HOST": "127.0.0.1"}
+        self.metrics_port = free_port()
+        self.env = {
+            **os.environ,
+            **env,
+            "PORT": str(port),
+            "METRICS_PORT": str(self.metrics_port),
+            "HOST": "127.0.0.1",
+        }
         self.log_path = log_dir / f"{name}.log"
         self.name = name
         self.process: subprocess.Popen[bytes] | None = None
@@ -28,6 +37,11 @@ class ServiceProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def metrics_url(self) -> str:
+        """Its ``/metrics`` (on METRICS_PORT, apart from the public port)."""
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     def start(self) -> ServiceProcess:
         self.launch()

@@ -33,8 +33,9 @@ async def test_the_page_and_its_assets_are_served_beside_the_api(postgres_url: s
         for path, status in [
             ("/healthz", 200),
             ("/readyz", 200),
-            ("/metrics", 200),
-            ("/docs", 200),
+            ("/metrics", 404),  # on METRICS_PORT, never beside the public routes
+            ("/docs", 404),  # DEV_MODE only
+            ("/openapi.json", 404),
             ("/api/conversations", 401),
             ("/socket.io/?EIO=4&transport=polling", 200),
         ]:

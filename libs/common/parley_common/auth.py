@@ -8,12 +8,18 @@ refused. ``exp`` and ``sub`` are required; ``iss`` and ``aud`` are enforced when
 A token is refused before it is decoded when it is over ``MAX_TOKEN_CHARS``; time claims
 (``exp``, ``nbf``, ``iat``) must be finite numbers and ``sub`` a valid id
 (:mod:`parley_common.ids`), so that no token the issuer could sign breaks a service later.
+A token is expired from ``exp + JWT_LEEWAY_S`` on, to the millisecond (python-jose compares
+whole seconds, which let a token through for up to a second after it: so the reconnect
+right after ``auth:expired`` succeeded). A header naming critical extensions (``crit``) is
+refused: RFC 7515 §4.1.11 says to refuse what one does not understand, and this verifier
+understands none.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -58,7 +64,8 @@ class Principal:
 
 
 class TokenVerifier:
-    def __init__(self, settings: JwtSettings) -> None:
+    def __init__(self, settings: JwtSettings, *, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
         self._algorithms = list(settings.jwt_algorithms)
         self._secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
         self._public_key = settings.jwt_public_key
@@ -84,6 +91,8 @@ class TokenVerifier:
             header = jwt.get_unverified_header(token)
         except JOSEError:
             raise AuthError(AuthCode.INVALID, "malformed token") from None
+        if "crit" in header:
+            raise AuthError(AuthCode.INVALID, "the token requires extensions this server does not support")
         _refuse_unusable_times(token)
         algorithm = header.get("alg")
         if not isinstance(algorithm, str) or algorithm not in self._algorithms:
@@ -110,7 +119,10 @@ class TokenVerifier:
             raise AuthError(AuthCode.EXPIRED, "token has expired") from None
         except JOSEError as exc:
             raise AuthError(AuthCode.INVALID, _describe(exc)) from None
-        return _principal(claims)
+        principal = _principal(claims)
+        if self._clock() >= principal.expires_at + self.leeway_s:
+            raise AuthError(AuthCode.EXPIRED, "token has expired")
+        return principal
 
 
 def _refuse_unusable_times(token: str) -> None:

@@ -45,7 +45,24 @@ class ParleySettings(BaseSettings):
         "JWT_SECRET and INTERNAL_TOKEN. Never on in production.",
     )
     port: int = Field(default=8000, ge=1, le=65535, description="PORT: HTTP port to listen on.")
-    host: str = Field(default="0.0.0.0", description="HOST: interface to listen on.")
+    host: str = Field(
+        default="",
+        description="HOST: interface to listen on. Default: 0.0.0.0 (every interface), but "
+        "127.0.0.1 in DEV_MODE, where anyone who can reach the server can sign in as anyone.",
+    )
+    metrics_port: int = Field(
+        default=9090,
+        ge=0,
+        le=65535,
+        description="METRICS_PORT: port of `/metrics` (Prometheus), on HOST, apart from the public "
+        "port so that it is never routed to the internet; 0 turns it off.",
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="ALLOWED_HOSTS: comma-separated `Host` names the HTTP routes answer to. Empty: "
+        "any, but in DEV_MODE only localhost and IP addresses (a web page that rebinds its own "
+        "name to this server is refused).",
+    )
     log_format: Literal["json", "text"] | None = Field(
         default=None,
         description="LOG_FORMAT: `json` (one object per line, for log pipelines) or `text`. "
@@ -54,6 +71,17 @@ class ParleySettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="LOG_LEVEL: the least severe level logged."
     )
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        return split_commas(value)
+
+    @model_validator(mode="after")
+    def _default_host(self) -> Self:
+        if not self.host:
+            object.__setattr__(self, "host", "127.0.0.1" if self.dev_mode else "0.0.0.0")
+        return self
 
     @property
     def json_logs(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -12,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from parley_common.errors import ErrorCode, InternalError, ParleyError, PayloadTooLarge
+from parley_common.errors import ErrorCode, InternalError, InvalidPayload, ParleyError, PayloadTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(exc.status_code, ErrorCode.INVALID_PAYLOAD)
         body = {"error": {"code": code.value, "message": str(exc.detail)}}
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        # FastAPI's 400 is a body it could not parse (one that is not UTF-8, say): to
+        # PROTOCOL §5 that is a malformed body, 422 like every other.
+        status = 422 if exc.status_code == 400 else exc.status_code
+        return JSONResponse(body, status_code=status, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -112,3 +116,61 @@ def probe_router(ready_check: ReadyCheck | None = None) -> APIRouter:
         return {"ok": True}
 
     return router
+
+
+class HostCheck:
+    """Answer 400 to a request whose ``Host`` is not a name this server answers to.
+
+    A web page can point its own domain name at 127.0.0.1 (DNS rebinding) and then talk to a
+    server on the visitor's machine as if it were its own origin: the one thing it cannot
+    change is the ``Host`` header, which still says its name. So in DEV_MODE, where anyone
+    who reaches the server can mint tokens, only ``localhost`` and IP addresses (a rebinding
+    needs a name) are answered, plus ALLOWED_HOSTS; outside DEV_MODE, ALLOWED_HOSTS when set.
+    """
+
+    def __init__(self, app: ASGIApp, *, names: list[str], dev_mode: bool) -> None:
+        self.app = app
+        self._names = {name.lower().rstrip(".") for name in names}
+        self._dev_mode = dev_mode
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            host = next((v for k, v in scope.get("headers", ()) if k == b"host"), b"").decode("latin-1")
+            if not self.allows(host):
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})  # uvicorn answers 403
+                    return
+                refusal = InvalidPayload(f"this server does not answer to the host {host[:100]!r}")
+                await JSONResponse({"error": refusal.to_error()}, status_code=400)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def allows(self, host_header: str) -> bool:
+        host = _hostname(host_header)
+        if host in self._names or any(n.startswith("*.") and host.endswith(n[1:]) for n in self._names):
+            return True
+        if not self._dev_mode:
+            return not self._names
+        return host == "localhost" or host.endswith(".localhost") or _is_ip(host)
+
+
+def _hostname(host_header: str) -> str:
+    """``example.com:8000`` → ``example.com``; ``[::1]:8000`` → ``::1``."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0].rstrip(".") if host.count(":") == 1 else host.rstrip(".")
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def install_host_check(app: FastAPI, *, names: list[str], dev_mode: bool) -> None:
+    """:class:`HostCheck` on ``app`` when it has something to check."""
+    if dev_mode or names:
+        app.add_middleware(HostCheck, names=names, dev_mode=dev_mode)

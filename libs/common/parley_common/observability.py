@@ -10,16 +10,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import sys
 import uuid
 from contextvars import ContextVar
 
-from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Gauge, generate_latest
 from pythonjsonlogger.json import JsonFormatter
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "x-request-id"
+_PLAIN_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
@@ -71,8 +76,9 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = next((v for k, v in scope["headers"] if k == REQUEST_ID_HEADER.encode()), b"").decode()
-        current = given[:64] or new_request_id()
+        given = next((v for k, v in scope["headers"] if k == REQUEST_ID_HEADER.encode()), b"")
+        # Taken only when short and plain: it goes into every log line and back to the caller.
+        current = given.decode() if _PLAIN_ID.fullmatch(given) else new_request_id()
         token = request_id.set(current)
 
         async def send_with_id(message: Message) -> None:
@@ -91,13 +97,13 @@ class RequestIdMiddleware:
 TASKS = Gauge("parley_asyncio_tasks", "asyncio tasks alive in this process (a steady rise is a leak)")
 
 
-def metrics_router() -> APIRouter:
-    """``GET /metrics`` in the Prometheus text format (every metric of this process)."""
-    router = APIRouter(include_in_schema=False)
+async def _metrics(request: Request) -> Response:
+    TASKS.set(len(asyncio.all_tasks()))  # counted here, on the event loop (this request's task included)
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
-    @router.get("/metrics")
-    async def metrics() -> Response:
-        TASKS.set(len(asyncio.all_tasks()))  # counted here, on the event loop (this request's task included)
-        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
-    return router
+def metrics_app() -> Starlette:
+    """``GET /metrics`` in the Prometheus text format (every metric of this process), served
+    on METRICS_PORT, apart from the public port: it tells anyone who can read it how busy the
+    service is and what fails, so it is for the scraper, never for the internet."""
+    return Starlette(routes=[Route("/metrics", _metrics, methods=["GET"])])

@@ -4,7 +4,8 @@ uvicorn's shutdown closes the listeners, then every connection (WebSockets with 
 which Socket.IO clients take as "reconnect"), then runs the lifespan shutdown. A gateway
 wants a step in between: stop taking new work and let in-flight events be answered.
 
-It also tunes CPython's cyclic garbage collector for a server (:data:`GC_THRESHOLDS`).
+It also serves ``/metrics`` on a port of its own (METRICS_PORT), next to the app in the same
+event loop, and tunes CPython's cyclic garbage collector for a server (:data:`GC_THRESHOLDS`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
+
+from parley_common.observability import metrics_app
 
 BeforeShutdown = Callable[[], Awaitable[None]]
 
@@ -36,13 +39,17 @@ class GracefulServer(uvicorn.Server):
         *,
         before_shutdown: BeforeShutdown | None = None,
         on_started: Callable[[], None] | None = None,
+        metrics: uvicorn.Server | None = None,
     ) -> None:
         super().__init__(config)
         self._before_shutdown = before_shutdown
         self._on_started = on_started
+        self._metrics = metrics
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
+        if self._metrics is not None and self.started:
+            await self._metrics.startup()  # exits, as uvicorn does, if its port is taken
         # What start-up built (modules, the app, pools) lives as long as the process: out of
         # the collector's sight, so that full collections scan only what serving creates.
         gc.collect()
@@ -56,6 +63,8 @@ class GracefulServer(uvicorn.Server):
         if self._before_shutdown is not None and not self.force_exit:
             await self._before_shutdown()
         await super().shutdown(sockets=sockets)
+        if self._metrics is not None and self._metrics.started:
+            await self._metrics.shutdown()
 
 
 def serve(
@@ -63,11 +72,13 @@ def serve(
     *,
     host: str,
     port: int,
+    metrics_port: int = 0,
     before_shutdown: BeforeShutdown | None = None,
     on_started: Callable[[], None] | None = None,
     **options: Any,
 ) -> None:
-    """Serve ``app`` with one worker (Socket.IO long-polling needs every request on one process)."""
+    """Serve ``app`` with one worker (Socket.IO long-polling needs every request on one
+    process), and ``/metrics`` on ``metrics_port`` of the same ``host`` unless it is 0."""
     # No access log: a long-polling client alone makes a request every ping interval.
     options.setdefault("access_log", False)
     options.setdefault("log_config", None)  # logging is set up by configure_logging()
@@ -78,7 +89,20 @@ def serve(
     # uvicorn handles SIGTERM, shuts down gracefully, then re-raises the signal to the handler
     # that was installed before it: make that one a clean exit, not death by signal.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    GracefulServer(config, before_shutdown=before_shutdown, on_started=on_started).run()
+    metrics = _metrics_server(host, metrics_port) if metrics_port else None
+    GracefulServer(config, before_shutdown=before_shutdown, on_started=on_started, metrics=metrics).run()
+
+
+def _metrics_server(host: str, port: int) -> uvicorn.Server:
+    """A second uvicorn server for ``/metrics``, started and stopped by the main one (not run:
+    ``run`` would take over the process's signal handlers)."""
+    config = uvicorn.Config(
+        metrics_app(), host=host, port=port, lifespan="off", access_log=False, log_config=None
+    )
+    config.load()
+    server = uvicorn.Server(config)
+    server.lifespan = config.lifespan_class(config)  # what ``Server.serve`` would set: a no-op
+    return server
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:

@@ -17,6 +17,7 @@ def main() -> None:
         app,
         host=settings.host,
         port=settings.port,
+        metrics_port=settings.metrics_port,
         before_shutdown=app.state.drain.start,
         **settings.server_options(),
     )

@@ -25,8 +25,8 @@ from parley_common.bus import Bus, RedisBus
 from parley_common.config import ConfigError
 from parley_common.errors import Unavailable
 from parley_common.event_limits import EventLimiter
-from parley_common.http import install_error_handlers, probe_router
-from parley_common.observability import RequestIdMiddleware, metrics_router
+from parley_common.http import install_error_handlers, install_host_check, probe_router
+from parley_common.observability import RequestIdMiddleware
 from parley_common.presence import RedisReportSink, ReportSink
 from parley_common.redis_client import create_redis
 from parley_gateway import api_proxy, web_ui
@@ -156,11 +156,12 @@ def create_app(
     app.state.drain = drain
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
-    app.include_router(metrics_router())
     app.include_router(probe_router(ready))
     if settings.api_proxy_url:
         app.include_router(api_proxy.router())
     if settings.web_ui:
         web_ui.install(app)
     app.add_middleware(SocketIORoute)
+    # Outermost, so that it comes before everything, /socket.io/ included.
+    install_host_check(app, names=settings.allowed_hosts, dev_mode=settings.dev_mode)
     return app

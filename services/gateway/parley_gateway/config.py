@@ -14,6 +14,7 @@ from parley_common.config import (
     RedisSettings,
     split_commas,
 )
+from parley_gateway.origins import OriginPolicy
 from parley_gateway.ws_protocol import WebSocketProtocol
 
 
@@ -92,8 +93,9 @@ class GatewaySettings(JwtSettings, RedisSettings, InternalApiSettings, EventLimi
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default=[],
-        description="CORS_ORIGINS: comma-separated browser origins allowed to connect, or `*`. "
-        "Empty: same origin only (any origin in DEV_MODE). Non-browser clients are not affected.",
+        description="CORS_ORIGINS: comma-separated browser origins allowed to connect, or `*` (any, "
+        "without credentials). Empty: same origin only (in DEV_MODE also pages from localhost and "
+        "private networks). Non-browser clients are not affected.",
     )
     drain_timeout_s: float = Field(
         default=10.0,
@@ -143,9 +145,6 @@ class GatewaySettings(JwtSettings, RedisSettings, InternalApiSettings, EventLimi
             "timeout_graceful_shutdown": self.drain_timeout_s + 5,
         }
 
-    @property
-    def allowed_origins(self) -> list[str] | str | None:
-        """What python-engineio's ``cors_allowed_origins`` expects."""
-        if "*" in self.cors_origins or (self.dev_mode and not self.cors_origins):
-            return "*"
-        return self.cors_origins or None
+    def origin_policy(self) -> OriginPolicy:
+        """Which browser origins may connect (python-engineio's ``cors_allowed_origins``)."""
+        return OriginPolicy(self.cors_origins, dev_mode=self.dev_mode)

@@ -66,7 +66,7 @@ class InProcessTransport:
 
     def __init__(self, app: ASGIApp, headers: dict[str, str]) -> None:
         self._client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://messages", headers=headers
+            transport=httpx.ASGITransport(app=app), base_url="http://localhost", headers=headers
         )
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:

@@ -21,7 +21,7 @@ def main() -> None:
     if args.command == "migrate":
         upgrade(settings.database_url)
         return
-    serve(create_app(settings), host=settings.host, port=settings.port)
+    serve(create_app(settings), host=settings.host, port=settings.port, metrics_port=settings.metrics_port)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ from fastapi import FastAPI, Request
 from parley_common.auth import TokenVerifier
 from parley_common.bus import Bus, InProcessBus, RedisBus
 from parley_common.event_limits import EventLimiter
-from parley_common.http import BodySizeLimit, install_error_handlers, probe_router
-from parley_common.observability import RequestIdMiddleware, metrics_router
+from parley_common.http import BodySizeLimit, install_error_handlers, install_host_check, probe_router
+from parley_common.observability import RequestIdMiddleware
 from parley_common.presence import OnlineReader, RedisOnlineReader
 from parley_common.ratelimit import SendRateLimiter
 from parley_common.redis_client import create_redis
@@ -82,14 +82,19 @@ def create_app(
         version="1",
         summary="Conversations, messages and receipts (PROTOCOL.md §5) and the gateway's internal API.",
         lifespan=lifespan,
+        # The schema names every internal route and field: for developers, not for strangers.
+        docs_url="/docs" if settings.dev_mode else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.dev_mode else None,
     )
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.include_router(metrics_router())
     app.include_router(probe_router(_database_ready))
     app.include_router(public.router)
     app.include_router(internal.router)
     if settings.dev_mode:
         app.include_router(dev.router)
+    # Outermost, so that it comes before everything, /socket.io/ included.
+    install_host_check(app, names=settings.allowed_hosts, dev_mode=settings.dev_mode)
     return app

@@ -13,7 +13,7 @@ def main() -> None:
     settings = load_settings_or_exit(PresenceSettings)
     configure_logging("presence", json_lines=settings.json_logs, level=settings.log_level)
     app = build_or_exit(lambda: create_app(settings))
-    serve(app, host=settings.host, port=settings.port)
+    serve(app, host=settings.host, port=settings.port, metrics_port=settings.metrics_port)
 
 
 if __name__ == "__main__":

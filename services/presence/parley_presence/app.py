@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from parley_common.config import ConfigError
 from parley_common.errors import Unavailable
 from parley_common.http import install_error_handlers, probe_router
-from parley_common.observability import RequestIdMiddleware, metrics_router
+from parley_common.observability import RequestIdMiddleware
 from parley_common.redis_client import create_redis
 from parley_presence.config import PresenceSettings
 from parley_presence.reports import RedisReportSource, ReportSource
@@ -93,6 +93,5 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
-    app.include_router(metrics_router())
     app.include_router(probe_router(ready))
     return app

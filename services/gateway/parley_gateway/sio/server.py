@@ -155,6 +155,7 @@ def create_server(settings: GatewaySettings, *, redis: aioredis.Redis | None = N
         manager = RedisManager(redis, channel=f"{settings.redis_prefix}:socketio")
     else:
         manager = socketio.AsyncManager()
+    origins = settings.origin_policy()
     server = ParleyServer(
         connect_timeout_s=settings.connect_timeout_s,
         events_in_flight=settings.max_events_in_flight,
@@ -165,7 +166,8 @@ def create_server(settings: GatewaySettings, *, redis: aioredis.Redis | None = N
         ping_interval=settings.ping_interval_ms / 1000,
         ping_timeout=settings.ping_timeout_ms / 1000,
         max_http_buffer_size=settings.max_packet_bytes,
-        cors_allowed_origins=settings.allowed_origins,
+        cors_allowed_origins=origins,
+        cors_credentials=origins.credentials,
         transports=["polling", "websocket"],
         logger=False,
         engineio_logger=False,
