@@ -21,6 +21,7 @@ import pytest
 import yaml
 from fastapi import FastAPI
 from pydantic_settings import BaseSettings
+from starlette.types import ASGIApp
 
 from parley_gateway.app import create_app as create_gateway
 from parley_gateway.config import GatewaySettings
@@ -72,11 +73,12 @@ def build_app(service: str, env: dict[str, str]) -> FastAPI:
     return app
 
 
-async def get_status(app: FastAPI, path: str) -> int:
+async def get_status(app: ASGIApp, path: str) -> int:
     """``GET path`` on the app as it is before its lifespan runs: a route that needs the
     lifespan's state fails (500), one that does not exist is 404 whatever the state."""
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://pod") as client:
+    # Host: the pod's IP and port, as the kubelet's probes send it.
+    async with httpx.AsyncClient(transport=transport, base_url="http://10.1.2.3:8000") as client:
         return (await client.get(path)).status_code
 
 

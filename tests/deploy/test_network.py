@@ -19,11 +19,16 @@ def policy_for(render: Render, service: str) -> Doc:
 
 
 def same_namespace_pods_allowed(render: Render, policy: Doc) -> set[str]:
-    """Names of the workloads of this namespace whose pods the policy lets in."""
+    """Names of the workloads of this namespace whose pods the policy lets in (on http)."""
     allowed = set()
     for rule in policy["spec"]["ingress"]:
         assert rule.get("from"), "a rule without `from` lets everyone in"
-        assert {p["port"] for p in rule["ports"]} == {"http"}
+        ports = {p["port"] for p in rule["ports"]}
+        if ports == {"metrics"}:
+            assert only_monitoring(rule), "only Prometheus reads /metrics"
+            continue
+        assert ports == {"http"}
+        assert not any("monitoring" in str(peer) for peer in rule["from"]), "Prometheus needs no http"
         for peer in rule["from"]:
             assert peer, "an empty peer lets everyone in"
             if "namespaceSelector" in peer:
@@ -36,18 +41,47 @@ def same_namespace_pods_allowed(render: Render, policy: Doc) -> set[str]:
     return allowed
 
 
+def only_monitoring(rule: Doc) -> bool:
+    return [p.get("namespaceSelector", {}).get("matchLabels") for p in rule["from"]] == [
+        {"kubernetes.io/metadata.name": "monitoring"}
+    ]
+
+
+def http_namespaces(policy: Doc) -> set[str]:
+    return {
+        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for rule in policy["spec"]["ingress"]
+        if {p["port"] for p in rule["ports"]} == {"http"}
+        for peer in rule["from"]
+        if "namespaceSelector" in peer
+    }
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("service", ["messages", "presence", "gateway"])
+def test_only_prometheus_reads_metrics(renders: dict[str, Render], overlay: str, service: str) -> None:
+    rules = policy_for(renders[overlay], service)["spec"]["ingress"]
+    metrics = [rule for rule in rules if {p["port"] for p in rule["ports"]} == {"metrics"}]
+    assert len(metrics) == 1 and only_monitoring(metrics[0])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_the_ingress_reaches_the_gateways(renders: dict[str, Render], overlay: str) -> None:
+    """So that the X-Forwarded-For the gateway believes (FORWARDED_ALLOW_IPS) is the ingress's."""
+    render = renders[overlay]
+    policy = policy_for(render, "gateway")
+    assert same_namespace_pods_allowed(render, policy) == set()
+    assert http_namespaces(policy) == {"ingress-nginx"}
+    (gateway,) = [c for c in render.parley_containers() if c.service == "gateway"]
+    assert render.env(gateway).get("FORWARDED_ALLOW_IPS") == "*"
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_only_gateways_and_the_ingress_reach_messages(renders: dict[str, Render], overlay: str) -> None:
     render = renders[overlay]
     policy = policy_for(render, "messages")
     assert same_namespace_pods_allowed(render, policy) == {"parley-gateway"}
-    namespaces = {
-        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
-        for rule in policy["spec"]["ingress"]
-        for peer in rule["from"]
-        if "namespaceSelector" in peer
-    }
-    assert namespaces == OUTSIDE_NAMESPACES
+    assert http_namespaces(policy) == {"ingress-nginx"}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from parley_common.observability import metrics_app
 from tests.deploy.manifests import (
     OVERLAYS,
     SETTINGS,
@@ -58,7 +59,8 @@ async def test_each_service_starts_from_its_manifest(
     renders: dict[str, Render], overlay: str, dev_mode: str
 ) -> None:
     """The settings validate, create_app accepts them (outside DEV_MODE too: no dev defaults
-    are relied on), and every path the pod is probed or scraped on is a route of the app."""
+    are relied on), every path the pod is probed on is a route of the app, and the path it
+    is scraped on is one of the metrics app (on METRICS_PORT), not of the public one."""
     render = renders[overlay]
     for container in render.parley_containers():
         env = render.env(container)
@@ -71,11 +73,14 @@ async def test_each_service_starts_from_its_manifest(
             for probe in ("startupProbe", "readinessProbe", "livenessProbe")
             if probe in container.spec
         }
-        annotations = container.workload["spec"]["template"]["metadata"].get("annotations", {})
-        scraped = {annotations["prometheus.io/path"]} if "prometheus.io/path" in annotations else set()
-        for path in sorted(probed | scraped):
+        for path in sorted(probed):
             status = await get_status(app, path)
             assert status not in (404, 405), f"{container.workload['metadata']['name']}: GET {path}: {status}"
+        if container.kind == "Job":
+            continue
+        scraped = container.workload["spec"]["template"]["metadata"]["annotations"]["prometheus.io/path"]
+        assert await get_status(metrics_app(), scraped) == 200
+        assert await get_status(app, scraped) == 404
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -103,3 +108,21 @@ def test_in_cluster_urls_name_a_service_and_its_port(renders: dict[str, Render],
             assert port in {p["port"] for p in service["spec"]["ports"]}, f"{name}={value}"
             checked.add(name)
     assert "MESSAGES_URL" in checked
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_in_cluster_names_are_allowed_hosts_in_dev_mode(renders: dict[str, Render], overlay: str) -> None:
+    """A DEV_MODE service answers only the Host names it knows: every Service another one
+    calls it by (MESSAGES_URL, API_PROXY_URL) must be among its ALLOWED_HOSTS."""
+    render = renders[overlay]
+    containers = list(render.parley_containers())
+    called = {
+        urlsplit(value).hostname
+        for c in containers
+        for name, value in render.env(c).items()
+        if name in ("MESSAGES_URL", "API_PROXY_URL")
+    }
+    for container in containers:
+        env = render.env(container)
+        if env.get("DEV_MODE") == "true":
+            assert called <= set(env.get("ALLOWED_HOSTS", "").split(",")), container.workload["metadata"]

@@ -21,7 +21,7 @@ from tests.deploy.manifests import (
 )
 
 SERVICES = ("messages", "gateway", "presence")
-PROMETHEUS = {"prometheus.io/scrape": "true", "prometheus.io/port": "8000", "prometheus.io/path": "/metrics"}
+PROMETHEUS = {"prometheus.io/scrape": "true", "prometheus.io/path": "/metrics"}
 
 
 def default_of(service: str, field: str) -> object:
@@ -71,7 +71,12 @@ def test_ports_and_probes_match_the_port_served(renders: dict[str, Render], over
         if container.kind == "Job":
             assert "ports" not in container.spec
             continue
-        assert container.spec["ports"] == [{"name": "http", "containerPort": port, "protocol": "TCP"}]
+        metrics_port = int(render.env(container)["METRICS_PORT"])
+        assert metrics_port not in (0, port)
+        assert container.spec["ports"] == [
+            {"name": "http", "containerPort": port, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": metrics_port, "protocol": "TCP"},
+        ]
         for probe, path in (
             ("startupProbe", "/healthz"),
             ("readinessProbe", "/readyz"),
@@ -79,7 +84,7 @@ def test_ports_and_probes_match_the_port_served(renders: dict[str, Render], over
         ):
             assert container.spec[probe]["httpGet"] == {"path": path, "port": "http"}, probe
         assert container.workload["spec"]["template"]["metadata"]["annotations"] == PROMETHEUS | {
-            "prometheus.io/port": str(port)
+            "prometheus.io/port": str(metrics_port)
         }
         (service,) = [
             s

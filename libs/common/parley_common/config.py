@@ -59,9 +59,9 @@ class ParleySettings(BaseSettings):
     )
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default=[],
-        description="ALLOWED_HOSTS: comma-separated `Host` names the HTTP routes answer to. Empty: "
-        "any, but in DEV_MODE only localhost and IP addresses (a web page that rebinds its own "
-        "name to this server is refused).",
+        description="ALLOWED_HOSTS: comma-separated `Host` names (`*.example.com` too) the HTTP "
+        "routes answer to, besides localhost and IP addresses. Empty: any, but in DEV_MODE none "
+        "(a web page that points its own name at this server is refused).",
     )
     log_format: Literal["json", "text"] | None = Field(
         default=None,

@@ -123,15 +123,15 @@ class HostCheck:
 
     A web page can point its own domain name at 127.0.0.1 (DNS rebinding) and then talk to a
     server on the visitor's machine as if it were its own origin: the one thing it cannot
-    change is the ``Host`` header, which still says its name. So in DEV_MODE, where anyone
-    who reaches the server can mint tokens, only ``localhost`` and IP addresses (a rebinding
-    needs a name) are answered, plus ALLOWED_HOSTS; outside DEV_MODE, ALLOWED_HOSTS when set.
+    change is the ``Host`` header, which still says its name. So only ``localhost`` and IP
+    addresses (a rebinding needs a name) and the names in ALLOWED_HOSTS are answered: always
+    in DEV_MODE, where anyone who reaches the server can mint tokens, and outside it when
+    ALLOWED_HOSTS is set.
     """
 
-    def __init__(self, app: ASGIApp, *, names: list[str], dev_mode: bool) -> None:
+    def __init__(self, app: ASGIApp, *, names: list[str]) -> None:
         self.app = app
         self._names = {name.lower().rstrip(".") for name in names}
-        self._dev_mode = dev_mode
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
@@ -147,11 +147,9 @@ class HostCheck:
 
     def allows(self, host_header: str) -> bool:
         host = _hostname(host_header)
-        if host in self._names or any(n.startswith("*.") and host.endswith(n[1:]) for n in self._names):
-            return True
-        if not self._dev_mode:
-            return not self._names
-        return host == "localhost" or host.endswith(".localhost") or _is_ip(host)
+        if host == "localhost" or host.endswith(".localhost") or _is_ip(host):
+            return True  # no page can rebind these (and the kubelet probes by IP)
+        return host in self._names or any(n.startswith("*.") and host.endswith(n[1:]) for n in self._names)
 
 
 def _hostname(host_header: str) -> str:
@@ -173,4 +171,4 @@ def _is_ip(host: str) -> bool:
 def install_host_check(app: FastAPI, *, names: list[str], dev_mode: bool) -> None:
     """:class:`HostCheck` on ``app`` when it has something to check."""
     if dev_mode or names:
-        app.add_middleware(HostCheck, names=names, dev_mode=dev_mode)
+        app.add_middleware(HostCheck, names=names)

@@ -77,6 +77,12 @@ class GatewaySettings(JwtSettings, RedisSettings, InternalApiSettings, EventLimi
         "on this gateway, authenticated or not; one more is answered 429. Behind a proxy, the "
         "address is the client's only when the proxy is trusted (uvicorn's FORWARDED_ALLOW_IPS).",
     )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1,::1",
+        description="FORWARDED_ALLOW_IPS: proxies whose X-Forwarded-For / -Proto are believed "
+        "(comma-separated addresses, or `*`), so that the client address (connection caps) is "
+        "the client's; set it to the ingress controller's, and only let the proxy reach the gateway.",
+    )
     typing_relay_interval_ms: int = Field(
         default=2000,
         ge=0,
@@ -141,6 +147,7 @@ class GatewaySettings(JwtSettings, RedisSettings, InternalApiSettings, EventLimi
             # Engine.IO pings every socket every PING_INTERVAL_MS already; uvicorn's own
             # WebSocket pings on top would only cost CPU per idle socket.
             "ws_ping_interval": None,
+            "forwarded_allow_ips": self.forwarded_allow_ips,
             # Bounds the wait for long-polling requests after the drain.
             "timeout_graceful_shutdown": self.drain_timeout_s + 5,
         }
