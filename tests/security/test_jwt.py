@@ -133,8 +133,11 @@ CASES: dict[str, tuple[TokenMaker, str]] = {
     "hs512-not-configured": (hs256(alg="HS512"), INVALID),
     "alg-lowercase": (hand_signed(alg="hs256"), INVALID),
     "tampered-claims": (tampered, INVALID),
+    "crit-header": (lambda forge: jwt.encode(forge.claims(), SECRET, headers={"crit": ["exp"]}), INVALID),
     # time
     "expired": (hs256(exp=later(-60)), EXPIRED),
+    # exp is this very second: python-jose, comparing whole seconds, let it through until the next.
+    "expired-this-second": (lambda forge: hs256(exp=int(time.time()))(forge), EXPIRED),
     "expired-rs256": (rs256(exp=later(-60)), EXPIRED),
     "not-yet-valid": (hs256(nbf=later(600)), INVALID),
     "no-exp": (hs256(exp=None), INVALID),
@@ -162,6 +165,11 @@ CASES: dict[str, tuple[TokenMaker, str]] = {
     "sub-with-newline": (hs256(sub="mallory\nadmin"), INVALID),
     "sub-lone-surrogate": (hand_signed(sub="mallory\ud800"), INVALID),
     "sub-over-200-chars": (hs256(sub="m" * 201), INVALID),
+    # invisible characters: a second user who looks exactly like someone else
+    "sub-with-rtl-override": (hs256(sub="alice\u202e"), INVALID),
+    "sub-with-zero-width-space": (hs256(sub="ali\u200bce"), INVALID),
+    "sub-with-bom": (hs256(sub="\ufeffalice"), INVALID),
+    "sub-with-line-separator": (hs256(sub="alice\u2028"), INVALID),
     # size and shape
     "huge-but-validly-signed": (hs256(padding="x" * 20_000), INVALID),
     "huge-garbage": (raw("a" * 60_000), INVALID),

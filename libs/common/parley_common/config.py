@@ -214,7 +214,7 @@ class EventLimitSettings(ParleySettings):
     )
     rate_limit_typing: EventLimitField = Field(
         default=EventLimit(rate=5, burst=20),
-        description="RATE_LIMIT_TYPING: `typing:start` and `typing:stop` per user (`5,20`).",
+        description="RATE_LIMIT_TYPING: `typing:start` per user (`5,20`); relays are coalesced too.",
     )
     rate_limit_receipts: EventLimitField = Field(
         default=EventLimit(rate=20, burst=100),

@@ -58,7 +58,7 @@ return {granted, wait}
 class EventKind(StrEnum):
     SYNC = "sync"  # messages:sync (and the HTTP message list)
     ROOM = "room"  # conversation:join, conversation:leave
-    TYPING = "typing"  # typing:start, typing:stop
+    TYPING = "typing"  # typing:start
     RECEIPT = "receipt"  # message:delivered, message:read
 
 

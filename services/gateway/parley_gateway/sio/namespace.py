@@ -7,10 +7,10 @@ reach a room after a commit (``message:new``, receipts) are not emitted here: th
 messages service publishes them on the bus and :mod:`parley_gateway.fanout` delivers them.
 Typing is relayed here, through the Socket.IO manager so that every gateway sees it
 (coalesced: :mod:`parley_gateway.typing_relay`). Joins and leaves are reported to the
-presence service, which announces who is online. Every event but ``message:send`` (which
-the messages service limits) first takes a token of the user's limit for its kind
-(:mod:`parley_common.event_limits`); connections over ``MAX_CONNECTIONS_PER_USER`` on this
-gateway are refused ``too_many_connections``.
+presence service, which announces who is online. Events first take a token of the user's
+limit for their kind (:data:`LIMITED_EVENTS`, :mod:`parley_common.event_limits`);
+connections over ``MAX_CONNECTIONS_PER_USER`` on this gateway are refused
+``too_many_connections``.
 """
 
 from __future__ import annotations
@@ -44,13 +44,14 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[SocketState, Any], Awaitable[Answer]]
 
-# The limit each event draws on (message:send: the messages service's send limit).
+# The limit each event draws on. Not limited here: message:send (the messages service's send
+# limit) and typing:stop (relayed only after a relayed start, so a flood of them reaches
+# nobody, and a stop refused would leave the others' indicator up).
 LIMITED_EVENTS = {
     "messages:sync": EventKind.SYNC,
     "conversation:join": EventKind.ROOM,
     "conversation:leave": EventKind.ROOM,
     "typing:start": EventKind.TYPING,
-    "typing:stop": EventKind.TYPING,
     "message:delivered": EventKind.RECEIPT,
     "message:read": EventKind.RECEIPT,
 }
