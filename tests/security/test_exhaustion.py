@@ -19,6 +19,7 @@ import pytest
 from parley_common.auth import mint_token
 from parley_common.config import EventLimitSettings
 from parley_gateway.config import GatewaySettings
+from parley_gateway.sio.namespace import LIMITED_EVENTS
 from tests.cluster.conftest import INTERNAL_TOKEN, SECRET, Cluster, cluster_environment, new_key
 from tests.security.attacks import (
     DeafWebSocket,
@@ -29,6 +30,7 @@ from tests.security.attacks import (
     until,
     watching,
 )
+from tests.security.surface import SOCKET_EVENTS
 from tests.support.processes import ServiceProcess, start_all, stop_all
 from tests.support.servers import free_port
 from tests.support.sockets import SocketClient
@@ -397,3 +399,9 @@ async def test_metrics_and_docs_are_not_on_the_public_ports(cluster: Cluster) ->
             assert scraped.status_code == 200 and "parley_asyncio_tasks" in scraped.text, process.name
         for path in ("/docs", "/openapi.json", "/redoc"):
             assert (await http.get(f"{cluster.messages.url}{path}")).status_code == 404, path
+
+
+def test_every_client_event_draws_on_a_limit() -> None:
+    """A new event must choose its limit (sends have theirs in the messages service; a
+    ``typing:stop`` reaches nobody unless a start was relayed)."""
+    assert set(LIMITED_EVENTS) == set(SOCKET_EVENTS) - {"message:send", "typing:stop"}

@@ -9,7 +9,8 @@ on purpose: a client that reconnects joins and syncs every conversation it shows
 
 A Redis round trip per receipt or keystroke would cost more than the event itself, so a
 gateway takes tokens in leases of up to a quarter of the burst (:meth:`EventLimiter.take`
-draws on its lease first) and spends them locally. What a lease has not spent within
+draws on its lease first) and spends them locally; events that arrive together wait for one
+lease, and a refusal is remembered until its wait is over. What a lease has not spent within
 :data:`LEASE_TTL_S` is dropped, never saved for later, so the shared bucket still bounds a
 user on every gateway together: over any span T, at most ``burst + rate * (T + LEASE_TTL_S)``
 events of a kind. If Redis is down, events are let through (fail open, one warning per
@@ -20,6 +21,7 @@ Times come from the caller's clock (``time.time`` by default; tests pass their o
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -80,8 +82,10 @@ class _Bucket(Protocol):
 
 @dataclass(slots=True)
 class _Lease:
-    tokens: int
-    until: float
+    tokens: int  # left to spend
+    until: float  # when what is left is dropped
+    at: float  # when it was granted
+    refused_for_ms: int  # 0, or how long the bucket said to wait when it granted nothing
 
 
 class EventLimiter:
@@ -96,6 +100,7 @@ class EventLimiter:
         self._limits = dict(limits)
         self._clock = clock
         self._leases: dict[tuple[str, EventKind], _Lease] = {}
+        self._asking: dict[tuple[str, EventKind], asyncio.Future[None]] = {}
         self._pruned_at = clock()
         self._outage_logged_at = -math.inf
 
@@ -119,32 +124,51 @@ class EventLimiter:
 
     async def take(self, user_id: str, kind: EventKind) -> int:
         """Spend one event of ``kind`` for ``user_id``: 0 when allowed, else ms to wait."""
-        now = self._clock()
-        lease = self._leases.get((user_id, kind))
-        if lease is not None and lease.tokens > 0 and now < lease.until:
-            lease.tokens -= 1
-            return 0
+        key = (user_id, kind)
+        while True:
+            now = self._clock()
+            lease = self._leases.get(key)
+            if lease is not None and now < lease.until:
+                if lease.tokens > 0:
+                    lease.tokens -= 1
+                    return 0
+                if lease.refused_for_ms:
+                    return max(1, lease.refused_for_ms - int((now - lease.at) * 1000))
+            asking = self._asking.get(key)
+            if asking is None:
+                return await self._ask(key, now)
+            # Events that arrive together wait for one lease rather than each asking for its
+            # own (which would drain the bucket a lease at a time for one event each).
+            await asyncio.shield(asking)
+
+    async def _ask(self, key: tuple[str, EventKind], now: float) -> int:
+        """Ask the bucket for a lease, spend one token of it: 0, or the ms to wait."""
+        asked = asyncio.get_running_loop().create_future()
+        self._asking[key] = asked
+        user_id, kind = key
         limit = self._limits[kind]
         try:
-            key, now_ms = f"{kind}:{user_id}", int(now * 1000)
-            granted, wait_ms = await self._bucket.take(key, limit, limit.lease, now_ms)
+            granted, wait_ms = await self._bucket.take(
+                f"{kind}:{user_id}", limit, limit.lease, int(now * 1000)
+            )
         except Exception:
             self._log_outage()
-            return 0
+            granted, wait_ms = 1, 0
+        finally:
+            del self._asking[key]
+            asked.set_result(None)
         if now - self._pruned_at >= _PRUNE_EVERY_S:
             self._prune(now)
-        if granted == 0:
-            return max(1, wait_ms)
-        if granted > 1:
-            self._leases[(user_id, kind)] = _Lease(granted - 1, now + LEASE_TTL_S)
-        else:
-            self._leases.pop((user_id, kind), None)
-        return 0
+        # A refusal is a lease too, of no tokens: who comes before the wait is over is refused
+        # without asking again.
+        until = now + (LEASE_TTL_S if granted else wait_ms / 1000)
+        self._leases[key] = _Lease(tokens=max(0, granted - 1), until=until, at=now, refused_for_ms=wait_ms)
+        return 0 if granted else max(1, wait_ms)
 
     def _prune(self, now: float) -> None:
         # Forget spent and expired leases, or the map grows with every user ever seen.
         self._pruned_at = now
-        for key in [k for k, lease in self._leases.items() if lease.tokens <= 0 or now >= lease.until]:
+        for key in [k for k, lease in self._leases.items() if now >= lease.until]:
             del self._leases[key]
 
     def _log_outage(self) -> None:
