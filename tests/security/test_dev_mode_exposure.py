@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -51,31 +52,24 @@ def test_it_listens_on_the_loopback_only(embedded: ServiceProcess) -> None:
     assert listening_addresses(embedded.metrics_port) == {"0100007F"}
 
 
-def test_its_banner_warns_when_it_is_reachable_from_elsewhere() -> None:
-    def settings(**env: str) -> EmbeddedSettings:
-        common = {"dev_mode": True, "redis_url": None, **env}
-        return EmbeddedSettings(
-            messages=MessagesSettings(**common),
-            gateway=GatewaySettings(**common),
-            presence=PresenceSettings(**common),
-        )
+def embedded_settings(**env: Any) -> EmbeddedSettings:
+    common: dict[str, Any] = {"dev_mode": True, "redis_url": None, **env}
+    return EmbeddedSettings(
+        messages=MessagesSettings(**common),
+        gateway=GatewaySettings(**common),
+        presence=PresenceSettings(**common),
+    )
 
-    local = banner(settings())
+
+def test_its_banner_warns_when_it_is_reachable_from_elsewhere() -> None:
+    local = banner(embedded_settings())
     assert "http://127.0.0.1:8000" in local and "WARNING" not in local
-    exposed = banner(settings(host="0.0.0.0"))
+    exposed = banner(embedded_settings(host="0.0.0.0"))
     assert "reachable from other machines" in exposed
     assert "WARNING" in exposed and "sign in as anyone" in exposed
-    assert "WARNING" not in banner(
-        EmbeddedSettings(
-            messages=MessagesSettings(
-                dev_mode=False, redis_url=None, host="0.0.0.0", jwt_secret="x" * 32, internal_token="y" * 32
-            ),
-            gateway=GatewaySettings(
-                dev_mode=False, redis_url=None, jwt_secret="x" * 32, internal_token="y" * 32
-            ),
-            presence=PresenceSettings(dev_mode=False, internal_token="y" * 32),
-        )
-    )
+    secrets = {"jwt_secret": "x" * 32, "internal_token": "y" * 32}
+    production = banner(embedded_settings(dev_mode=False, host="0.0.0.0", **secrets))
+    assert "reachable from other machines" in production and "WARNING" not in production
 
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:8000", "localhost.evil.example"])
