@@ -66,7 +66,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(f"UPDATE messages SET body = {_decoded('body')} WHERE body_escaped")
-    op.execute(f"UPDATE conversations SET title = {_decoded('title')} WHERE title_escaped AND title IS NOT NULL")
+    op.execute(
+        f"UPDATE conversations SET title = {_decoded('title')} WHERE title_escaped AND title IS NOT NULL"
+    )
     with op.batch_alter_table("conversations") as batch:
         batch.drop_column("title_escaped")
     with op.batch_alter_table("messages") as batch:
