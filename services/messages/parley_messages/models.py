@@ -44,7 +44,7 @@ def _seq(**kwargs: Any) -> Any:
 def _escaped_flag() -> Any:
     # True for what this release writes; the server default, false, is what the previous
     # release's rows get while it still serves (see migrations/versions/0002_escaped_text.py).
-    column = Column(Boolean(), nullable=False, default=True, server_default=false())
+    column: Column[bool] = Column(Boolean(), nullable=False, default=True, server_default=false())
     return Field(default=True, sa_column=column)
 
 
