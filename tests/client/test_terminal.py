@@ -18,7 +18,7 @@ from parley_common.auth import mint_token
 from tests.client.conftest import sdk, until
 from tests.client.test_transport_and_auth import state_reached
 from tests.gateway.conftest import Stack
-from tests.support.faulty_proxy import FaultyProxy
+from tests.support.faulty_proxy import proxy_to
 
 TYPED = "if a<b then swap & keep &lt;tags&gt; <3"
 
@@ -94,11 +94,9 @@ async def test_a_failed_send_shows_why_and_ctrl_r_sends_it_once(
     stack: Stack, user: Callable[[str], str]
 ) -> None:
     alice, bob, conversation_id = await stack.pair(user)
-    port = int(stack.url.rsplit(":", 1)[1])
     clock = FakeClock()  # the SDK's ack waits and retries; the link and the server are real
-    async with FaultyProxy(port).running() as proxy, sdk(stack, bob) as bob_client:
+    async with proxy_to(stack.url) as (proxy, behind), sdk(stack, bob) as bob_client:
         theirs = await bob_client.open(conversation_id)
-        behind = f"http://127.0.0.1:{proxy.port}"
         async with sdk(stack, alice, url=behind, clock=clock) as alice_client:
             app = ChatApp(alice_client, conversation_id)
             async with app.run_test() as pilot:

@@ -12,7 +12,7 @@ from parley_client import AuthError, ConnectionState, ParleyClient
 from parley_common.auth import mint_token
 from tests.client.conftest import bodies, sdk, until
 from tests.gateway.conftest import Stack, gateway_settings
-from tests.support.faulty_proxy import FaultyProxy
+from tests.support.faulty_proxy import proxy_to
 
 OTHER_KEY = gateway_settings(jwt_secret="another-secret-of-decent-length")
 
@@ -38,10 +38,8 @@ async def test_behind_a_proxy_that_refuses_websocket_it_connects_by_polling_and_
     stack: Stack, user: Callable[[str], str]
 ) -> None:
     alice, bob, conversation_id = await stack.pair(user)
-    port = int(stack.url.rsplit(":", 1)[1])
-    async with FaultyProxy(port).running() as proxy:
+    async with proxy_to(stack.url) as (proxy, behind):
         proxy.refuse_websocket_upgrades()
-        behind = f"http://127.0.0.1:{proxy.port}"
         async with sdk(stack, alice, url=behind) as alice_client, sdk(stack, bob) as bob_client:
             await alice_client.wait_connected()
             assert alice_client.transport == "polling"

@@ -119,3 +119,11 @@ def _asks_upgrade(data: bytes) -> bool:
     # Request heads are small and arrive whole on the loopback; a request on a kept-alive
     # connection is checked too, since every chunk the client sends is.
     return b"\r\nupgrade: websocket" in data.lower()
+
+
+@asynccontextmanager
+async def proxy_to(url: str) -> AsyncIterator[tuple[FaultyProxy, str]]:
+    """A :class:`FaultyProxy` in front of the server at ``url`` (``http://127.0.0.1:PORT``), and
+    the URL to reach it through the proxy."""
+    async with FaultyProxy(int(url.rsplit(":", 1)[1])).running() as proxy:
+        yield proxy, f"http://127.0.0.1:{proxy.port}"

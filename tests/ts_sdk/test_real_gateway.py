@@ -22,7 +22,7 @@ import pytest
 from parley_common.sanitize import normalize_text
 from tests.conftest import unreachable
 from tests.gateway.conftest import Stack, stack, user
-from tests.support.faulty_proxy import FaultyProxy
+from tests.support.faulty_proxy import proxy_to
 from tests.support.texts import CORPUS
 
 __all__ = ["stack", "user"]
@@ -97,24 +97,22 @@ async def test_a_black_holed_link_is_noticed_then_the_client_reconnects_and_catc
     stack: Stack, user: Callable[[str], str]
 ) -> None:
     alice, bob, conversation_id = await stack.pair(user)
-    port = int(stack.url.rsplit(":", 1)[1])
-    async with FaultyProxy(port).running() as proxy:
-        behind = f"http://127.0.0.1:{proxy.port}"
-        async with node_client(behind, stack.token(alice), conversation_id) as app:
-            await app.until(lambda c: c.state == "connected")
-            await stack.post_message(bob, conversation_id, "before")
-            await app.until(lambda c: texts(c) == ["before"])
+    token = stack.token(alice)
+    async with proxy_to(stack.url) as (proxy, behind), node_client(behind, token, conversation_id) as app:
+        await app.until(lambda c: c.state == "connected")
+        await stack.post_message(bob, conversation_id, "before")
+        await app.until(lambda c: texts(c) == ["before"])
 
-            proxy.blackhole()  # nothing is closed: only the pings can tell
-            cut_at = time.monotonic()
-            await app.until(lambda c: c.state == "disconnected", wait_s=15)
-            noticed_s = time.monotonic() - cut_at
-            proxy.heal()  # new connections pass; the black-holed one stays dead
+        proxy.blackhole()  # nothing is closed: only the pings can tell
+        cut_at = time.monotonic()
+        await app.until(lambda c: c.state == "disconnected", wait_s=15)
+        noticed_s = time.monotonic() - cut_at
+        proxy.heal()  # new connections pass; the black-holed one stays dead
 
-            await app.send("typed while offline: a<b")
-            missed = [await stack.post_message(bob, conversation_id, f"missed {n} & <{n}>") for n in range(3)]
-            await app.until(lambda c: c.state == "connected", wait_s=15)
-            await app.until(lambda c: len(c.messages) == 5 and all(m["seq"] for m in c.messages))
+        await app.send("typed while offline: a<b")
+        missed = [await stack.post_message(bob, conversation_id, f"missed {n} & <{n}>") for n in range(3)]
+        await app.until(lambda c: c.state == "connected", wait_s=15)
+        await app.until(lambda c: len(c.messages) == 5 and all(m["seq"] for m in c.messages))
 
     assert noticed_s < NOTICED_WITHIN_S, noticed_s
     assert [m["seq"] for m in app.messages] == [1, 2, 3, 4, 5]
