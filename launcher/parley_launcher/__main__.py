@@ -1,10 +1,14 @@
-"""``parley``: run the embedded default (all three services in one process);
-``parley chat|token|send``: the terminal client (``parley_client.cli``)."""
+"""``parley`` (or ``parley serve``): run the embedded default (all three services in one
+process); ``parley chat|token|send``: the terminal client (``parley_client.cli``).
+
+Arguments are parsed before any setting is read, so ``--help`` of every command works with
+no configuration at all; settings are read (and a bad one reported by name) only to serve.
+"""
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
-import sys
 
 from parley_common.config import load_settings_or_exit
 from parley_common.observability import configure_logging
@@ -62,16 +66,46 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-CLIENT_COMMANDS = {"chat", "token", "send"}
+SERVE_HELP = """\
+Configuration is read from environment variables (README.md, Configuration, lists them):
+DEV_MODE=true for local development (dev tokens, development secrets); otherwise at least
+JWT_SECRET (or JWT_ALGORITHMS=RS256 and JWT_PUBLIC_KEY) and INTERNAL_TOKEN. DATABASE_URL
+(default: SQLite in ./var), REDIS_URL (default: none, all in this process), PORT (8000).
+"""
 
 
-def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] in CLIENT_COMMANDS:
-        # `parley chat|token|send`: the client side, from the Python SDK.
-        from parley_client.cli import main as client_main
+def parser() -> argparse.ArgumentParser:
+    from parley_client.cli import add_commands
 
-        client_main(sys.argv[1:])
+    root = argparse.ArgumentParser(
+        prog="parley",
+        description="Parley: run the server (the default command) or chat from the terminal.",
+        epilog="`parley COMMAND --help` describes each command.",
+    )
+    commands = root.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser(
+        "serve",
+        help="run all three services in one process (the default)",
+        description="Run the messages service, presence and the gateway in one process: the "
+        "embedded default (`make run`).",
+        epilog=SERVE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_commands(commands)
+    return root
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    if args.command in (None, "serve"):
+        serve_embedded()
         return
+    from parley_client.cli import run  # the client side, from the Python SDK
+
+    run(args)
+
+
+def serve_embedded() -> None:
     settings = EmbeddedSettings(
         messages=load_settings_or_exit(MessagesSettings),
         gateway=load_settings_or_exit(GatewaySettings),

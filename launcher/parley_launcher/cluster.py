@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from parley_common.config import DEV_INTERNAL_TOKEN, DEV_JWT_SECRET
+from parley_common.config import DEV_INTERNAL_TOKEN, DEV_JWT_SECRET, parse_command_line
 from parley_messages.migrate import upgrade
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/parley"
@@ -88,6 +88,11 @@ async def ensure_database(url: str) -> None:
 
 
 def main() -> None:
+    parse_command_line(
+        "parley-cluster",
+        "Run messages, presence and GATEWAYS (2) gateways as separate processes on the local "
+        "PostgreSQL and Redis (make cluster).",
+    )
     services = plan(dict(os.environ))
     database_url = services[0].env["DATABASE_URL"]
     if database_url.startswith(("postgres://", "postgresql")):

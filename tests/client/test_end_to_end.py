@@ -104,7 +104,7 @@ async def test_unsent_messages_survive_a_restart_of_the_app(
         assert [m.status for m in mine.messages()] == [MessageStatus.SENDING] * 2  # restored at once
         await until(theirs, lambda c: bodies(c) == ["written on the plane", "and another"], wait_s=20)
         await until(mine, lambda c: all(m.status != MessageStatus.SENDING for m in c.messages()))
-        assert len(online.outbox) == 0
+        assert online.queued == 0
 
 
 async def _state(client: ParleyClient, state: ConnectionState, wait_s: float = 10) -> None:

@@ -165,6 +165,38 @@ async def test_typing_starts_on_the_first_keystroke_and_stops_after_2_s_idle() -
     assert emits.seen == [(0, "typing:start"), (3.5, "typing:stop")]
 
 
+async def test_typing_start_is_repeated_every_3_s_while_keystrokes_go_on() -> None:
+    """A long burst of typing never expires on the others' screens (their 6 s timeout)."""
+    clock = FakeClock()
+    emits = Emits(clock)
+    typing = TypingSender(emits, clock)
+
+    for _ in range(40):  # a keystroke every 0.25 s for 10 s
+        typing.keystroke()
+        await clock.advance(0.25)
+    await clock.advance(10)
+
+    assert emits.seen == [
+        (0, "typing:start"),
+        (3, "typing:start"),
+        (6, "typing:start"),
+        (9, "typing:start"),
+        (11.75, "typing:stop"),  # 2 s after the last keystroke, at 9.75 s
+    ]
+
+
+async def test_typing_is_not_repeated_more_often_than_every_3_s() -> None:
+    clock = FakeClock()
+    emits = Emits(clock)
+    typing = TypingSender(emits, clock)
+
+    for _ in range(100):  # fast typing: 16 keystrokes a second (a step exact in binary)
+        typing.keystroke()
+        await clock.advance(0.0625)
+
+    assert [t for t, _ in emits.seen] == [0, 3, 6]
+
+
 async def test_typing_stops_on_send() -> None:
     clock = FakeClock()
     emits = Emits(clock)

@@ -199,15 +199,15 @@ def test_sync_defaults_and_parsing() -> None:
     assert (explicit_null.after_seq, explicit_null.since) == (None, None)
 
 
-# ---- body: sanitized, then 1..4000 code points ---------------------------------------
+# ---- body: normalized, 1..4000 code points, then escaped (PROTOCOL §4.2) ---------------
 
 
 @pytest.mark.parametrize(
     "body",
-    ["", "   ", "\n\t\r\n", "<b></b>", "<script>alert(1)</script>", "\x00\x01\x7f", "<!-- -->"],
-    ids=["empty", "spaces", "white-space", "empty-tag", "script-only", "controls-only", "comment-only"],
+    ["", "   ", "\n\t\r\n", "\x00\x01\x7f", "\u00a0\u3000"],
+    ids=["empty", "spaces", "white-space", "controls-only", "unicode-space"],
 )
-def test_body_empty_after_sanitizing_is_refused(body: str) -> None:
+def test_body_empty_after_normalizing_is_refused(body: str) -> None:
     assert "body" in _refused(SendMessage, {**SEND, "body": body}).message
 
 
@@ -217,10 +217,11 @@ def test_body_empty_after_sanitizing_is_refused(body: str) -> None:
         ("a" * 4000, 4000),
         ("😀" * 4000, 4000),  # code points, not UTF-16 units (8000) or bytes (16000)
         ("  " + "a" * 4000 + "\n", 4000),  # counted after trimming
-        ("<b>" + "a" * 4000 + "</b>", 4000),  # counted after removing markup
+        ("<" * 4000, 16000),  # counted before escaping: 4000 typed, "&lt;" stored for each
+        ("&" * 4000, 20000),
         ("e\u0301" * 4000, 4000),  # counted after NFC: 8000 code points in, 4000 out
     ],
-    ids=["ascii-4000", "emoji-4000", "trimmed-to-4000", "markup-removed-to-4000", "nfc-to-4000"],
+    ids=["ascii-4000", "emoji-4000", "trimmed-to-4000", "lt-4000", "amp-4000", "nfc-to-4000"],
 )
 def test_body_of_4000_code_points_is_accepted(body: str, length: int) -> None:
     parsed = parse_payload(SendMessage, {**SEND, "body": body})
@@ -228,23 +229,27 @@ def test_body_of_4000_code_points_is_accepted(body: str, length: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "body", ["a" * 4001, "😀" * 4001, "x" * 70_000], ids=["ascii-4001", "emoji-4001", "over-64k"]
+    "body",
+    ["a" * 4001, "😀" * 4001, "<" * 4001, "x" * 70_000],
+    ids=["ascii-4001", "emoji-4001", "lt-4001", "over-64k"],
 )
 def test_body_over_4000_code_points_is_refused(body: str) -> None:
     assert "body" in _refused(SendMessage, {**SEND, "body": body}).message
 
 
-def test_body_is_stored_sanitized() -> None:
-    parsed = parse_payload(SendMessage, {**SEND, "body": "  <b>hi</b> a < b\r\n"})
-    assert parsed.body == "hi a < b"
+def test_body_is_stored_escaped_and_nothing_is_lost() -> None:
+    parsed = parse_payload(SendMessage, {**SEND, "body": "  <b>hi</b> if a<b & c\r\n"})
+    assert parsed.body == "&lt;b&gt;hi&lt;/b&gt; if a&lt;b &amp; c"
 
 
-def test_conversation_title_is_sanitized_and_optional() -> None:
-    parsed = parse_payload(CreateConversation, {"memberIds": ["u2"], "title": " <i>Team</i> "})
-    assert parsed.title == "Team"
-    assert parse_payload(CreateConversation, {"memberIds": ["u2"], "title": "<b></b>"}).title is None
+def test_conversation_title_is_escaped_and_optional() -> None:
+    parsed = parse_payload(CreateConversation, {"memberIds": ["u2"], "title": " <i>Team</i> & co "})
+    assert parsed.title == "&lt;i&gt;Team&lt;/i&gt; &amp; co"
+    assert parse_payload(CreateConversation, {"memberIds": ["u2"], "title": " \n "}).title is None
     assert parse_payload(CreateConversation, {"memberIds": []}).title is None
+    assert parse_payload(CreateConversation, {"memberIds": [], "title": "<" * 200}).title == "&lt;" * 200
     assert "title" in _refused(CreateConversation, {"memberIds": [], "title": "x" * 201}).message
+    assert "title" in _refused(CreateConversation, {"memberIds": [], "title": "&" * 201}).message
     assert "memberIds" in _refused(CreateConversation, {"memberIds": "u2"}).message
 
 

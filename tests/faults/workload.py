@@ -200,9 +200,9 @@ class Chat:
         for m in self.members:
             statuses = Counter(s.status.value for s in m.sent)
             lines.append(
-                f"  {m.user_id}: {m.client.state.value}, outbox {len(m.client.outbox)}, "
+                f"  {m.user_id}: {m.client.state.value}, outbox {m.client.queued}, "
                 f"sends {dict(statuses)}, acked {len(m.client.acks)}, failed attempts "
-                f"{m.client.failed_attempts}, last error {m.client.connection.last_error!r}"
+                f"{m.client.failed_attempts}, last error {m.client.last_error!r}"
             )
         return "\n".join(lines)
 

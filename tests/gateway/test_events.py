@@ -20,7 +20,7 @@ async def test_send_acks_after_commit_and_reaches_the_room_but_not_the_sender(
 
     assert ack["ok"] is True and ack["duplicate"] is False
     message = ack["message"]
-    assert (message["seq"], message["body"], message["senderId"]) == (1, "hi bob", alice)
+    assert (message["seq"], message["body"], message["senderId"]) == (1, "&lt;b&gt;hi&lt;/b&gt; bob", alice)
     assert await sender.next("message:ack") == {
         "clientMessageId": message["clientMessageId"],
         "message": message,

@@ -24,13 +24,13 @@ async def test_create_adds_the_caller_and_dedupes_members(api: Api, user: User) 
     assert body["createdAt"].endswith("Z") and len(body["createdAt"]) == len("2026-11-26T09:41:07.123Z")
 
 
-async def test_title_is_sanitized(api: Api, user: User) -> None:
+async def test_title_is_escaped(api: Api, user: User) -> None:
     response = await api.client.post(
         "/api/conversations",
         json={"memberIds": [], "title": "<b>Team</b> <3"},
         headers=api.auth(user("alice")),
     )
-    assert response.json()["title"] == "Team <3"
+    assert response.json()["title"] == "&lt;b&gt;Team&lt;/b&gt; &lt;3"
 
 
 async def test_list_shows_only_the_callers_conversations(api: Api, user: User) -> None:

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from parley_common.ids import is_valid_id
-from parley_common.sanitize import MAX_BODY_CHARS, sanitize_body
+from parley_common.sanitize import MAX_BODY_CHARS, MAX_TITLE_CHARS, is_sanitized, unescape_text
 from parley_gateway.config import GatewaySettings
 from parley_launcher.compose import EmbeddedSettings
 from parley_messages.config import MessagesSettings
@@ -81,26 +81,28 @@ async def fetch(database_url: str, sql: str, *args: Any) -> list[asyncpg.Record]
         await conn.close()
 
 
-def _clean_text(text: str) -> bool:
-    return sanitize_body(text) == text
+def _stored_text(text: str, escaped: bool, max_chars: int) -> bool:
+    """PROTOCOL §4.2's stored form, of 1..max_chars code points before escaping."""
+    return escaped and is_sanitized(text) and 0 < len(unescape_text(text)) <= max_chars
 
 
 async def assert_nothing_stored_is_garbage(database_url: str, conversation_ids: list[str]) -> int:
     """Every row of these conversations is what the wire models allow; returns the message count.
 
-    Messages: a sanitized body (PROTOCOL §4.2: sanitizing it again changes nothing) of
-    1-4000 code points, valid ids, seqs 1..n without gaps. Conversations: a sanitized title
-    of at most 200 characters or none. Members: valid ids, watermarks within 0..lastSeq.
+    Messages: a body in §4.2's stored form (normalized, then escaped exactly once, marked
+    escaped) of 1-4000 code points before escaping, valid ids, seqs 1..n without gaps.
+    Conversations: a title in that form of at most 200 code points, or none. Members: valid
+    ids, watermarks within 0..lastSeq.
     """
     conversations = await fetch(
         database_url,
-        "SELECT id, title, created_by, last_seq FROM conversations WHERE id = ANY($1)",
+        "SELECT id, title, title_escaped, created_by, last_seq FROM conversations WHERE id = ANY($1)",
         conversation_ids,
     )
     assert len(conversations) == len(set(conversation_ids))
     last_seq = {row["id"]: row["last_seq"] for row in conversations}
     for row in conversations:
-        assert row["title"] is None or (_clean_text(row["title"]) and 0 < len(row["title"]) <= 200), row
+        assert row["title"] is None or _stored_text(row["title"], row["title_escaped"], MAX_TITLE_CHARS), row
         assert is_valid_id(row["created_by"]), row
     members = await fetch(
         database_url,
@@ -114,13 +116,13 @@ async def assert_nothing_stored_is_garbage(database_url: str, conversation_ids: 
         assert 0 <= row["last_read_seq"] <= row["last_delivered_seq"] <= limit, row
     messages = await fetch(
         database_url,
-        "SELECT conversation_id, sender_id, client_message_id, body, seq FROM messages "
+        "SELECT conversation_id, sender_id, client_message_id, body, body_escaped, seq FROM messages "
         "WHERE conversation_id = ANY($1) ORDER BY conversation_id, seq",
         conversation_ids,
     )
     seqs: dict[str, list[int]] = {}
     for row in messages:
-        assert _clean_text(row["body"]) and 0 < len(row["body"]) <= MAX_BODY_CHARS, row
+        assert _stored_text(row["body"], row["body_escaped"], MAX_BODY_CHARS), row
         assert is_valid_id(row["sender_id"]) and is_valid_id(row["client_message_id"], max_chars=128), row
         seqs.setdefault(row["conversation_id"], []).append(row["seq"])
     for conversation_id, newest in last_seq.items():

@@ -5,6 +5,9 @@
   ones the same: the link is dead and nobody is told (only pings can notice).
 - ``delay(s)``: forward everything ``s`` seconds late.
 - ``heal()``: back to a plain pipe for new connections (a black-holed one stays dead).
+- ``refuse_websocket_upgrades()``: answer any request asking for a WebSocket upgrade with
+  403 and close that connection, as proxies that only speak plain HTTP do; everything
+  else (long-polling) passes.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ class FaultyProxy:
         self.port = 0
         self._mode = "pass"
         self._delay_s = 0.0
+        self._refuse_upgrades = False
+        self.refused_upgrades = 0
         self._links: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter, asyncio.Event]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.connections = 0
@@ -40,6 +45,9 @@ class FaultyProxy:
     def delay(self, seconds: float) -> None:
         self._mode, self._delay_s = "pass", seconds
 
+    def refuse_websocket_upgrades(self) -> None:
+        self._refuse_upgrades = True
+
     def heal(self) -> None:
         self._mode, self._delay_s = "pass", 0.0
 
@@ -55,18 +63,29 @@ class FaultyProxy:
             dead.set()
         link = (client_writer, writer, dead)
         self._links.add(link)
-        for source, sink in ((client_reader, writer), (reader, client_writer)):
-            task = asyncio.create_task(self._pipe(source, sink, dead))
+        for source, sink, requests in ((client_reader, writer, client_writer), (reader, client_writer, None)):
+            task = asyncio.create_task(self._pipe(source, sink, dead, requests))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     async def _pipe(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dead: asyncio.Event
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        dead: asyncio.Event,
+        requests_from: asyncio.StreamWriter | None,
     ) -> None:
+        """Forward ``reader`` to ``writer``; ``requests_from`` is the client, when this
+        direction carries its requests."""
         try:
             while data := await reader.read(65536):
                 if dead.is_set():
                     continue  # swallowed
+                if requests_from is not None and self._refuse_upgrades and _asks_upgrade(data):
+                    self.refused_upgrades += 1
+                    requests_from.write(_FORBIDDEN)
+                    await requests_from.drain()
+                    break
                 if self._delay_s:
                     await asyncio.sleep(self._delay_s)
                 writer.write(data)
@@ -91,3 +110,20 @@ class FaultyProxy:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             await server.wait_closed()
+
+
+_FORBIDDEN = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+def _asks_upgrade(data: bytes) -> bool:
+    # Request heads are small and arrive whole on the loopback; a request on a kept-alive
+    # connection is checked too, since every chunk the client sends is.
+    return b"\r\nupgrade: websocket" in data.lower()
+
+
+@asynccontextmanager
+async def proxy_to(url: str) -> AsyncIterator[tuple[FaultyProxy, str]]:
+    """A :class:`FaultyProxy` in front of the server at ``url`` (``http://127.0.0.1:PORT``), and
+    the URL to reach it through the proxy."""
+    async with FaultyProxy(int(url.rsplit(":", 1)[1])).running() as proxy:
+        yield proxy, f"http://127.0.0.1:{proxy.port}"

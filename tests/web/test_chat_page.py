@@ -44,6 +44,13 @@ window.WebSocket = class extends EventTarget {
   close() {}
 };
 """
+WEBSOCKET_THROWS = """
+window.WebSocket = class {
+  constructor() {
+    throw new DOMException("WebSocket is not allowed here", "SecurityError");
+  }
+};
+"""
 
 
 async def test_ticks_typing_and_presence(
@@ -87,10 +94,10 @@ async def test_ticks_typing_and_presence(
     await expect(typing).to_have_text(f"{bob_id} is typing…")
     await expect(typing).to_have_text("", timeout=5_000)
 
-    # His reply reaches Alice, as text (markup was removed by the server, the rest is text).
+    # His reply reaches Alice exactly as he typed it, as text: nothing is parsed as markup.
     await send(bob, "Yes! 10am at the station <b>sharp</b> & bring 2 < 3 snacks <3")
     theirs = alice.get_by_test_id("message").last
-    await expect(theirs).to_contain_text("Yes! 10am at the station sharp & bring 2 < 3 snacks <3")
+    await expect(theirs).to_contain_text("Yes! 10am at the station <b>sharp</b> & bring 2 < 3 snacks <3")
     await expect(theirs.locator(".body b")).to_have_count(0)
     await expect(typing).to_have_text("")
     await expect(bob.get_by_test_id("message").last).to_have_attribute("data-status", "read")
@@ -197,15 +204,18 @@ async def test_a_failed_send_shows_why_and_retries_by_hand(
     assert [(m["body"], m["clientMessageId"]) for m in stored] == [("Did this arrive?", attempts[0])]
 
 
+@pytest.mark.parametrize("websocket", [WEBSOCKET_REFUSED, WEBSOCKET_THROWS], ids=["refused", "throws"])
 async def test_without_websocket_the_page_falls_back_to_long_polling(
-    server: Server, browser: Browser, user: Callable[[str], str]
+    server: Server, browser: Browser, user: Callable[[str], str], websocket: str
 ) -> None:
-    """REQUIREMENTS 3.5.2: where WebSocket cannot open (a proxy refusing the upgrade: an
-    `error`, then a `close` 1006, as browsers report it), the page chats over HTTP polling."""
+    """REQUIREMENTS 3.5.2: where WebSocket cannot open, the page chats over HTTP polling: a
+    proxy refusing the upgrade (an `error`, then a `close` 1006, as browsers report it), or a
+    page or browser where the constructor itself throws (engine.io-client lost that error and
+    hung until its timeout, then again, forever)."""
     alice_id, bob_id = user("alice"), user("bob")
     await _conversation(server, alice_id, bob_id, "Behind a proxy")
     context, alice = await new_page(browser, server)
-    await context.add_init_script(WEBSOCKET_REFUSED)
+    await context.add_init_script(websocket)
     requests: list[str] = []
     alice.on("request", lambda request: requests.append(request.url))
     await alice.reload()

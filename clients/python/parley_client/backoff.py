@@ -10,6 +10,7 @@ RECONNECT_BASE_S = 1.0
 RECONNECT_MAX_S = 30.0
 JITTER = 0.5  # ±50%
 TYPING_IDLE_S = 2.0  # typing:stop after this long without a keystroke
+TYPING_REFRESH_S = 3.0  # typing:start again this often while keystrokes go on (others expire it after 6 s)
 REMOTE_TYPING_TTL_S = 6.0  # hide someone's indicator after this long without news
 POSITION_CHECK_S = 30.0  # re-sync this often even when nothing seems missing
 

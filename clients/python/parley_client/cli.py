@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from parley_client.client import ParleyClient
-from parley_client.errors import ParleyError
+from parley_client.errors import AuthError, ParleyError
 from parley_client.models import MessageStatus
 
 TokenProvider = Callable[[], Awaitable[str]]
@@ -71,14 +71,27 @@ async def chat(args: argparse.Namespace) -> None:
 
     tokens = token_provider(args.url, args.user, args.token)
     conversation_id = await conversation_for(args, tokens)
-    async with ParleyClient(args.url, token_provider=tokens, outbox_path=args.outbox) as client:
-        await ChatApp(client, conversation_id).run_async()
+    async with ParleyClient(
+        args.url, token_provider=tokens, outbox_path=args.outbox, transport=args.transport
+    ) as client:
+        await ChatApp(client, conversation_id, how_to_sign_in=sign_in_hint(args)).run_async()
+
+
+def sign_in_hint(args: argparse.Namespace) -> str:
+    """What to do when the server refuses the token, for this command line."""
+    if args.token:
+        return "get a fresh token and run parley chat again with it (--token)"
+    return "check that the server is in DEV_MODE, or pass --token; Ctrl+Q quits"
 
 
 async def send(args: argparse.Namespace) -> int:
     tokens = token_provider(args.url, args.user, args.token)
-    async with ParleyClient(args.url, token_provider=tokens) as client:
-        await asyncio.wait_for(client.wait_connected(), args.wait)
+    async with ParleyClient(args.url, token_provider=tokens, transport=args.transport) as client:
+        try:
+            await asyncio.wait_for(client.wait_connected(), args.wait)
+        except AuthError as refused:
+            print(f"not sent: token refused: {refused.code}: {refused.message}", file=sys.stderr)
+            return 1
         conversation = await client.open(args.conversation)
         message = await conversation.send(args.body)
         done = asyncio.Event()
@@ -92,9 +105,8 @@ async def send(args: argparse.Namespace) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="parley", description="Parley from the terminal")
-    commands = root.add_subparsers(dest="command", required=True)
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``chat``, ``token`` and ``send``, for ``parley`` (the launcher) and ``parley-chat``."""
 
     def common(command: argparse.ArgumentParser) -> None:
         command.add_argument(
@@ -102,6 +114,12 @@ def parser() -> argparse.ArgumentParser:
         )
         command.add_argument("--user", help="user id (dev tokens, DEV_MODE servers only)")
         command.add_argument("--token", help="a JWT to use instead of a dev token")
+        command.add_argument(
+            "--transport",
+            choices=["auto", "websocket", "polling"],
+            default="auto",
+            help="auto (default): WebSocket, else HTTP long-polling when a proxy blocks it",
+        )
 
     chat_cmd = commands.add_parser("chat", help="chat in a conversation, full screen")
     common(chat_cmd)
@@ -118,11 +136,20 @@ def parser() -> argparse.ArgumentParser:
     send_cmd.add_argument("--conversation", required=True)
     send_cmd.add_argument("--body", required=True)
     send_cmd.add_argument("--wait", type=float, default=30.0, help="seconds to wait for the ack")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="parley", description="Parley from the terminal")
+    add_commands(root.add_subparsers(dest="command", required=True))
     return root
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parser().parse_args(argv)
+    run(parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> None:
+    """Run a parsed ``chat``, ``token`` or ``send`` command."""
     if args.command == "token":
         print(asyncio.run(dev_token(args.url, args.user)))
     elif args.command == "send":

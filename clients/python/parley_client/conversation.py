@@ -1,4 +1,8 @@
-"""One conversation as an app sees it: its messages, members, typing, and what to send."""
+"""One conversation as an app sees it: its messages, members, typing, and what to send.
+
+The public part is what an app calls; the methods with a leading underscore are driven by
+:class:`parley_client.ParleyClient` (events, acks, reconnects) and are not for apps.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from parley_client.models import LocalMessage, Member, MessageStatus
 from parley_client.outbox import Outbox, OutboxItem
 from parley_client.store import ConversationStore
 from parley_client.tasks import spawn
+from parley_client.text import encode
 from parley_client.typing_indicator import TypingSender, TypingWatcher
 
 if TYPE_CHECKING:
@@ -27,7 +32,13 @@ REQUEST_TIMEOUT_S = 2 * ACK_TIMEOUT_S
 
 
 class Conversation:
-    """Created by :meth:`parley_client.ParleyClient.open`; kept in sync by the client."""
+    """Created by :meth:`parley_client.ParleyClient.open`; kept in sync by the client.
+
+    ``id`` and ``user_id`` (this user) are fixed; ``members`` maps user ids to
+    :class:`~parley_client.Member` (online flag, watermarks); ``typing.typing_users`` is who
+    is typing now (never this user); ``store`` holds the messages (``store.contiguous_seq``:
+    the last seq held without a gap).
+    """
 
     def __init__(
         self,
@@ -51,6 +62,7 @@ class Conversation:
         self._sync_lock = asyncio.Lock()
         self._sync_again = False
         self._delivered_sent = 0
+        self._read_sent = 0
         self.joined = False
 
     # ---- for apps ----------------------------------------------------------------------
@@ -66,41 +78,58 @@ class Conversation:
         """Call ``listener`` whenever messages, members, typing or statuses change."""
         self._listeners.append(listener)
 
-    async def send(self, body: str) -> LocalMessage:
-        """Show ``body`` at once as ``sending`` and queue it; it is sent (and retried) in order."""
+    async def send(self, text: str) -> LocalMessage:
+        """Show ``text`` at once as ``sending`` and queue it; it is sent (and retried) in order.
+
+        ``text`` is plain text as the user typed it; the server escapes it (PROTOCOL §4.2). To
+        quote or forward a message, pass its ``text``, never its ``body``.
+        """
         message = LocalMessage(
             conversation_id=self.id,
             client_message_id=str(uuid.uuid4()),
             sender_id=self.user_id,
-            body=body,
+            body=encode(text),  # as the server will store it, until it answers with its own
             status=MessageStatus.SENDING,
         )
         self._typing.stop()
         self.store.add_local(message)
-        await self._outbox.put(OutboxItem(self.id, message.client_message_id, body))
+        await self._outbox.put(OutboxItem(self.id, message.client_message_id, text))
         self._changed()
         return message
 
-    async def retry(self, message: LocalMessage) -> None:
-        """Send a ``failed`` message again, with its original ``clientMessageId``."""
+    async def retry(self, message: LocalMessage) -> bool:
+        """Send a ``failed`` message again, once, with its original ``clientMessageId``.
+
+        Returns whether it was queued (False when it is not ``failed``: already sending or sent).
+        """
         if message.status != MessageStatus.FAILED:
-            return
+            return False
         message.status, message.error = MessageStatus.SENDING, None
-        await self._outbox.put(OutboxItem(self.id, message.client_message_id, message.body))
+        # The decoded text, as typed: sending the body would escape it a second time.
+        await self._outbox.put(OutboxItem(self.id, message.client_message_id, message.text))
         self._changed()
+        return True
 
     def keystroke(self) -> None:
-        """The user typed: ``typing:start`` now, ``typing:stop`` after 2 s without another."""
+        """The user typed: ``typing:start`` now (and again at most every 3 s while typing goes
+        on), ``typing:stop`` after 2 s without another keystroke or on send."""
         self._typing.keystroke()
 
+    def stop_typing(self) -> None:
+        """The user stopped typing without sending (cleared the input, left the screen)."""
+        self._typing.stop()
+
     async def mark_read(self, up_to_seq: int | None = None) -> None:
-        """The user saw everything up to ``up_to_seq`` (default: everything held)."""
+        """The user saw everything up to ``up_to_seq`` (default: everything held). Call it for
+        what is on screen while the user is there; a seq already marked is not sent again."""
         seq = self.store.contiguous_seq if up_to_seq is None else up_to_seq
-        if seq > 0 and self._connection.connected:
+        if seq > self._read_sent and self._connection.connected:
             await self._request("message:read", {"conversationId": self.id, "upToSeq": seq})
+            self._read_sent = max(self._read_sent, seq)
 
     @property
     def online_users(self) -> set[str]:
+        """Members online in this conversation (this user included while connected)."""
         return {m.user_id for m in self.members.values() if m.online}
 
     def status_of(self, message: LocalMessage) -> MessageStatus:
@@ -120,10 +149,12 @@ class Conversation:
 
     # ---- driven by the client ------------------------------------------------------------
 
-    async def join_and_sync(self) -> None:
+    async def _join_and_sync(self) -> None:
         snapshot = await self._request("conversation:join", {"conversationId": self.id})
         self.joined = True
         self.members = {m["userId"]: Member.from_wire(m) for m in snapshot.get("members", [])}
+        if (me := self.members.get(self.user_id)) is not None:
+            self._read_sent = max(self._read_sent, me.last_read_seq)
         await self.sync()
         if snapshot.get("lastSeq", 0) > self.store.contiguous_seq:
             await self.sync()
@@ -150,7 +181,7 @@ class Conversation:
         self._changed()
         await self._acknowledge_delivery()
 
-    def message_new(self, wire: dict[str, Any]) -> None:
+    def _message_new(self, wire: dict[str, Any]) -> None:
         before = self.store.contiguous_seq
         self.store.merge(wire)
         self._changed()
@@ -159,7 +190,7 @@ class Conversation:
         else:
             spawn(self._guarded(self._acknowledge_delivery()))
 
-    def sent(self, item: OutboxItem, outcome: dict[str, Any] | ParleyError) -> None:
+    def _sent(self, item: OutboxItem, outcome: dict[str, Any] | ParleyError) -> None:
         if isinstance(outcome, ParleyError):
             message = self.store.pending(item.client_message_id)
             if message is not None:
@@ -168,18 +199,18 @@ class Conversation:
             self.store.confirm(item.client_message_id, outcome["message"])
         self._changed()
 
-    def presence(self, user_id: str, online: bool) -> None:
+    def _presence(self, user_id: str, online: bool) -> None:
         self.members.setdefault(user_id, Member(user_id)).online = online
         self._changed()
 
-    def receipt(self, kind: str, user_id: str, up_to_seq: int) -> None:
+    def _receipt(self, kind: str, user_id: str, up_to_seq: int) -> None:
         member = self.members.setdefault(user_id, Member(user_id))
         if kind == "read":
             member.last_read_seq = max(member.last_read_seq, up_to_seq)
         member.last_delivered_seq = max(member.last_delivered_seq, up_to_seq)
         self._changed()
 
-    def disconnected(self) -> None:
+    def _disconnected(self) -> None:
         self.joined = False
         self.typing.clear()
         for member in self.members.values():

@@ -7,12 +7,16 @@ from enum import StrEnum
 from typing import Any
 
 from parley_client.errors import ParleyError
+from parley_client.text import decode
 
 
 class ConnectionState(StrEnum):
     CONNECTING = "connecting"
     CONNECTED = "connected"
-    DISCONNECTED = "disconnected"
+    DISCONNECTED = "disconnected"  # between attempts, and after close()
+    # The server refused the token (its code: ``ParleyClient.auth_error.code``) and refused the
+    # fresh one asked for at once too; the client keeps trying, asking for a token each time.
+    UNAUTHORIZED = "unauthorized"
 
 
 class MessageStatus(StrEnum):
@@ -25,7 +29,11 @@ class MessageStatus(StrEnum):
 
 @dataclass(eq=False)
 class LocalMessage:
-    """One message in a conversation's store. ``id``/``seq`` are None until the server stored it."""
+    """One message in a conversation's store. ``id``/``seq`` are None until the server stored it.
+
+    ``body`` is as on the wire (PROTOCOL §4.2: ``&``, ``<``, ``>`` escaped as entities); show
+    :attr:`text`, and send or forward :attr:`text`, never ``body`` (it would be escaped twice).
+    """
 
     conversation_id: str
     client_message_id: str
@@ -36,6 +44,11 @@ class LocalMessage:
     created_at: str | None = None
     status: MessageStatus = MessageStatus.SENT
     error: ParleyError | None = None
+
+    @property
+    def text(self) -> str:
+        """What the sender typed (normalized): ``body`` decoded."""
+        return decode(self.body)
 
     @classmethod
     def from_wire(cls, message: dict[str, Any]) -> LocalMessage:

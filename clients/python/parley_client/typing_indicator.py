@@ -1,6 +1,7 @@
 """Typing indicators (PROTOCOL §6, REQUIREMENTS 2.8).
 
-:class:`TypingSender` turns keystrokes into ``typing:start`` (on the first one) and
+:class:`TypingSender` turns keystrokes into ``typing:start`` (on the first one, and again at
+most every 3 s while they go on, so that others' 6 s expiry never hides a long burst) and
 ``typing:stop`` (after 2 s without one, or on send). :class:`TypingWatcher` shows others'
 indicators until their ``typing:stop`` or 6 s of silence, and never one's own.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from parley_client.backoff import REMOTE_TYPING_TTL_S, TYPING_IDLE_S
+from parley_client.backoff import REMOTE_TYPING_TTL_S, TYPING_IDLE_S, TYPING_REFRESH_S
 from parley_client.clock import Clock
 from parley_client.tasks import spawn
 
@@ -23,6 +24,7 @@ class TypingSender:
         self._clock = clock
         self._typing = False
         self._last_key = 0.0
+        self._last_start = 0.0
         self._idle: asyncio.Task[None] | None = None
 
     @property
@@ -30,9 +32,10 @@ class TypingSender:
         return self._typing
 
     def keystroke(self) -> None:
-        self._last_key = self._clock.now()
-        if not self._typing:
+        now = self._last_key = self._clock.now()
+        if not self._typing or now - self._last_start >= TYPING_REFRESH_S:
             self._typing = True
+            self._last_start = now
             spawn(self._emit("typing:start"))
         if self._idle is None or self._idle.done():
             self._idle = spawn(self._stop_when_idle())

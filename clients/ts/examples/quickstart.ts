@@ -9,7 +9,7 @@ await client.start(); // connects in the background, and reconnects with backoff
 client.onStateChange((state) => console.log("connection:", state)); // connecting / connected / disconnected
 
 const chat = client.conversation(conversationId); // joined and synced now and after every reconnect
-chat.subscribe((c) => console.log(c.snapshot().messages.map((m) => `${m.body} (${m.status})`)));
+chat.subscribe((c) => console.log(c.snapshot().messages.map((m) => `${m.text} (${m.status})`))); // text: as typed
 chat.keystroke(); // typing:start now, typing:stop after 2 s idle or on send
 await chat.send("hello"); // shown at once as sending; queued offline; acked, retried, then sent/delivered/read
 await chat.markRead(); // what is on screen is read: the others see blue ticks

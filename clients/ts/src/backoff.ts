@@ -11,8 +11,8 @@ export const JITTER = 0.5;
 export const CONNECT_TIMEOUT_MS = 5_000;
 /** `typing:stop` after this long without a keystroke. */
 export const TYPING_IDLE_MS = 2_000;
-/** While typing goes on, `typing:start` is repeated this often, so others' 6 s expiry never hides it. */
-export const TYPING_REFRESH_MS = 4_000;
+/** While typing goes on, `typing:start` is repeated at most this often, so others' 6 s expiry never hides it. */
+export const TYPING_REFRESH_MS = 3_000;
 /** Hide someone's typing indicator after this long without news. */
 export const REMOTE_TYPING_TTL_MS = 6_000;
 /** Re-sync this often even when nothing seems missing (a lost last message shows up). */

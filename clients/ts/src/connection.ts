@@ -14,6 +14,7 @@ import { CONNECT_TIMEOUT_MS, reconnectDelay } from "./backoff.js";
 import { AuthError, ClientClosed, ConnectError, NotConnected, isRecord } from "./errors.js";
 import type { ConnectionState } from "./models.js";
 import { type NetworkStatus, alwaysOnline } from "./network.js";
+import { transportClasses } from "./transports.js";
 import { type Timers, systemTimers, within } from "./timers.js";
 
 export type TokenProvider = () => string | Promise<string>;
@@ -43,7 +44,7 @@ export type SocketFactory = (url: string, options: SocketOptions) => SocketLike;
 export const socketIoFactory: SocketFactory = (url, options) =>
   io(url, {
     auth: options.auth,
-    transports: options.transports,
+    transports: transportClasses(options.transports),
     tryAllTransports: true,
     reconnection: false,
     timeout: options.timeoutMs,

@@ -15,6 +15,7 @@ import {
 import type { Outbox, OutboxItem } from "./outbox.js";
 import type { Outcome } from "./sender.js";
 import { ConversationStore } from "./store.js";
+import { encodeText, normalizeText } from "./text.js";
 import { TimeoutError, type Timers, within } from "./timers.js";
 import { TypingSender, TypingWatcher } from "./typing.js";
 
@@ -103,13 +104,18 @@ export class Conversation {
     return () => this.listeners.delete(listener);
   }
 
-  /** Show `body` at once as `sending` and queue it; it is sent (and retried) in order. */
-  async send(body: string): Promise<Message> {
+  /**
+   * Show `text` at once as `sending` and queue it; it is sent (and retried) in order. `text` is
+   * plain text as typed (the server escapes it); to quote or forward a message, pass its `text`,
+   * never its `body`.
+   */
+  async send(text: string): Promise<Message> {
     const message: LocalMessage = {
       conversationId: this.id,
       clientMessageId: this.deps.newId(),
       senderId: this.userId,
-      body,
+      body: encodeText(text), // as the server will store it, until it answers with its own
+      text: normalizeText(text),
       id: null,
       seq: null,
       createdAt: null,
@@ -119,7 +125,7 @@ export class Conversation {
     this.typingSender.stop();
     this.store.addLocal(message);
     this.changed();
-    await this.deps.outbox.put({ conversationId: this.id, clientMessageId: message.clientMessageId, body });
+    await this.deps.outbox.put({ conversationId: this.id, clientMessageId: message.clientMessageId, body: text });
     return { ...message };
   }
 
@@ -130,7 +136,8 @@ export class Conversation {
     local.status = "sending";
     local.error = null;
     this.changed();
-    await this.deps.outbox.put({ conversationId: this.id, clientMessageId: local.clientMessageId, body: local.body });
+    // The decoded text: sending the body would escape it a second time.
+    await this.deps.outbox.put({ conversationId: this.id, clientMessageId: local.clientMessageId, body: local.text });
   }
 
   /** The user typed: `typing:start` now, `typing:stop` after 2 s without another. */
@@ -232,7 +239,8 @@ export class Conversation {
       conversationId: this.id,
       clientMessageId: item.clientMessageId,
       senderId: this.userId,
-      body: item.body,
+      body: encodeText(item.body),
+      text: normalizeText(item.body),
       id: null,
       seq: null,
       createdAt: null,

@@ -28,5 +28,6 @@ export type { ConnectionState, Member, Message, MessageStatus, WireMessage } fro
 export { alwaysOnline, browserNetwork, netInfoNetwork, type NetInfoLike, type NetworkStatus } from "./network.js";
 export { type OutboxItem } from "./outbox.js";
 export { asyncStorage, memoryStorage, webStorage, type KeyValueStorage } from "./storage.js";
+export { decodeText, encodeText, normalizeText } from "./text.js";
 export { systemTimers, type Timers } from "./timers.js";
 export * as timing from "./backoff.js";

@@ -1,6 +1,7 @@
 /** What the SDK hands to apps: messages as the user sees them, members, connection state. */
 
 import type { ParleyError } from "./errors.js";
+import { decodeText } from "./text.js";
 
 export type ConnectionState = "connecting" | "connected" | "disconnected";
 
@@ -24,12 +25,18 @@ export interface WireMessage {
   createdAt: string;
 }
 
-/** One message as an app shows it. `id`/`seq`/`createdAt` are null until the server stored it. */
+/**
+ * One message as an app shows it. `id`/`seq`/`createdAt` are null until the server stored it.
+ * Show `text`; `body` is as on the wire (PROTOCOL §4.2: `&`, `<`, `>` escaped as entities).
+ */
 export interface Message {
   readonly conversationId: string;
   readonly clientMessageId: string;
   readonly senderId: string;
+  /** As on the wire: escaped. Never render it as HTML or send it again. */
   readonly body: string;
+  /** What the sender typed (normalized): `body` decoded. Show this; quote or forward this. */
+  readonly text: string;
   readonly id: string | null;
   readonly seq: number | null;
   readonly createdAt: string | null;
@@ -44,6 +51,7 @@ export interface LocalMessage {
   clientMessageId: string;
   senderId: string;
   body: string;
+  text: string;
   id: string | null;
   seq: number | null;
   createdAt: string | null;
@@ -64,6 +72,7 @@ export function messageFromWire(wire: WireMessage): LocalMessage {
     clientMessageId: wire.clientMessageId,
     senderId: wire.senderId,
     body: wire.body,
+    text: decodeText(wire.body),
     id: wire.id,
     seq: wire.seq,
     createdAt: wire.createdAt,

@@ -11,6 +11,7 @@ import { type KeyValueStorage, memoryStorage } from "./storage.js";
 export interface OutboxItem {
   readonly conversationId: string;
   readonly clientMessageId: string;
+  /** The text as typed (sent as `body`; the server escapes it). */
   readonly body: string;
 }
 

@@ -7,6 +7,7 @@
  */
 
 import { type LocalMessage, type WireMessage, messageFromWire } from "./models.js";
+import { decodeText } from "./text.js";
 
 export class ConversationStore {
   readonly conversationId: string;
@@ -59,7 +60,8 @@ export class ConversationStore {
     message.id = wire.id;
     message.seq = wire.seq;
     message.createdAt = wire.createdAt;
-    message.body = wire.body; // as stored: sanitized
+    message.body = wire.body; // as stored: escaped
+    message.text = decodeText(wire.body);
     message.status = "sent";
     message.error = null;
     this.insert(message);

@@ -2,7 +2,7 @@
  * Typing indicators (PROTOCOL §6, REQUIREMENTS 2.8).
  *
  * {@link TypingSender} turns keystrokes into `typing:start` (on the first one, repeated
- * every 4 s while typing goes on) and `typing:stop` (after 2 s without a keystroke, or on
+ * at most every 3 s while typing goes on) and `typing:stop` (after 2 s without a keystroke, or on
  * send). {@link TypingWatcher} shows others' indicators until their `typing:stop` or 6 s
  * of silence, and never one's own.
  */

@@ -139,7 +139,9 @@ export class FakeServer {
     const key = `${userId}/${String(payload["clientMessageId"])}`;
     const stored = this.keys.get(key);
     if (stored !== undefined) return { ok: true, message: stored, duplicate: true };
-    const message = this.store(String(payload["conversationId"]), userId, String(payload["body"]), String(payload["clientMessageId"]));
+    // As the server stores it (PROTOCOL §4.2), spelled out here rather than taken from the SDK.
+    const body = String(payload["body"]).trim().replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+    const message = this.store(String(payload["conversationId"]), userId, body, String(payload["clientMessageId"]));
     return { ok: true, message, duplicate: false };
   }
 

@@ -76,6 +76,23 @@ describe("sending", () => {
     expect(server.sends().at(-1)?.["clientMessageId"]).toBe(sent.clientMessageId);
   });
 
+  it("sends a retried message as its text, never its escaped body", async () => {
+    const server = pair();
+    server.handle("message:send", () => ({ ok: false, error: { code: "internal", message: "boom" } }));
+    const client = await startClient(server, "alice");
+    const chat = client.conversation("c1");
+    await settle();
+    const sent = await chat.send("if a<b then &lt;swap&gt;");
+    expect([sent.body, sent.text]).toEqual(["if a&lt;b then &amp;lt;swap&amp;gt;", "if a<b then &lt;swap&gt;"]);
+    await advance(1_000 + 2_000 + 4_000);
+    expect(statuses(chat)).toEqual(["failed"]);
+
+    server.handle("message:send", () => NO_ANSWER);
+    await chat.retry(sent);
+    await settle();
+    expect(server.sends().map((p) => p["body"])).toEqual(Array(5).fill("if a<b then &lt;swap&gt;"));
+  });
+
   it("fails at once on a refusal that retrying cannot fix", async () => {
     const server = pair();
     server.handle("message:send", () => ({ ok: false, error: { code: "forbidden", message: "not a member" } }));

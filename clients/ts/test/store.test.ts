@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 
 import type { LocalMessage, WireMessage } from "../src/models.js";
 import { ConversationStore } from "../src/store.js";
+import { encodeText } from "../src/text.js";
 
 function wire(seq: number, senderId = "bob", clientMessageId = `k${seq}`): WireMessage {
   return {
@@ -17,9 +18,10 @@ function wire(seq: number, senderId = "bob", clientMessageId = `k${seq}`): WireM
   };
 }
 
-function local(clientMessageId: string, body: string): LocalMessage {
+function local(clientMessageId: string, text: string): LocalMessage {
   const nothing = { id: null, seq: null, createdAt: null, error: null };
-  return { conversationId: "c1", clientMessageId, senderId: "alice", body, status: "sending", ...nothing };
+  const body = encodeText(text);
+  return { conversationId: "c1", clientMessageId, senderId: "alice", body, text, status: "sending", ...nothing };
 }
 
 describe("ConversationStore", () => {
@@ -64,11 +66,13 @@ describe("ConversationStore", () => {
     expect(store.size).toBe(2);
   });
 
-  it("keeps its body as the server stored it (sanitized)", () => {
+  it("keeps the body as the server stored it (escaped) and gives its text (decoded)", () => {
     const store = new ConversationStore("c1", "alice");
-    store.addLocal(local("a", "  <b>hi</b> "));
-    const stored = store.confirm("a", { ...wire(1, "alice", "a"), body: "hi" });
-    expect(stored.body).toBe("hi");
+    store.addLocal(local("a", "if a<b then swap"));
+    expect(store.pending("a")?.body).toBe("if a&lt;b then swap");
+    const stored = store.confirm("a", { ...wire(1, "alice", "a"), body: "if a&lt;b then swap &amp;lt;" });
+    expect([stored.body, stored.text]).toEqual(["if a&lt;b then swap &amp;lt;", "if a<b then swap &lt;"]);
+    expect(store.merge({ ...wire(2), body: "AT&amp;T &gt; 3" }).text).toBe("AT&T > 3");
   });
 
   it("stays fast with 10,000 messages", () => {

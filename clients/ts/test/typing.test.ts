@@ -54,7 +54,7 @@ describe("typing, sent", () => {
     ]);
   });
 
-  it("repeats typing:start every 4 s while typing goes on", async () => {
+  it("repeats typing:start every 3 s while typing goes on (PROTOCOL §6)", async () => {
     const { server, chat } = await setUp();
     const start = Date.now();
     for (let t = 0; t < 9_000; t += 500) {
@@ -64,9 +64,24 @@ describe("typing, sent", () => {
     await advance(2_000);
     expect(typingEvents(server, start)).toEqual([
       ["typing:start", 0],
-      ["typing:start", 4_000],
-      ["typing:start", 8_000],
+      ["typing:start", 3_000],
+      ["typing:start", 6_000],
       ["typing:stop", 10_500],
+    ]);
+  });
+
+  it("does not repeat typing:start more often than every 3 s, however fast the keys", async () => {
+    const { server, chat } = await setUp();
+    const start = Date.now();
+    for (let t = 0; t < 6_500; t += 50) {
+      chat.keystroke();
+      await advance(50);
+    }
+    const starts = typingEvents(server, start).filter(([event]) => event === "typing:start");
+    expect(starts).toEqual([
+      ["typing:start", 0],
+      ["typing:start", 3_000],
+      ["typing:start", 6_000],
     ]);
   });
 });

@@ -48,9 +48,16 @@ function Item({ client, info, active, onOpen }: ItemProps) {
       >
         <span className={`presence ${othersOnline.length > 0 ? "online" : ""}`} aria-hidden="true" />
         <span className="conversation-text">
-          <span className="conversation-name">{name}</span>
+          <bdi className="conversation-name">{name}</bdi>
           <span className="conversation-last">
-            {last ? `${last.senderId === client.userId ? "You: " : ""}${last.body}` : "No messages yet"}
+            {last ? (
+              <>
+                {last.senderId === client.userId ? "You: " : ""}
+                <bdi>{last.text}</bdi>
+              </>
+            ) : (
+              "No messages yet"
+            )}
           </span>
         </span>
         {view.unread > 0 && !active && (

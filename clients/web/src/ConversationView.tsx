@@ -1,6 +1,6 @@
 import type { ConversationInfo, Member, Message, ParleyClient } from "@parley/client";
 import { useConnectionState, useConversation } from "@parley/client/react";
-import { useEffect, useLayoutEffect, useRef, useState } from "react";
+import { type ReactNode, useEffect, useLayoutEffect, useRef, useState } from "react";
 
 import { Composer } from "./Composer";
 import { MessageItem } from "./MessageItem";
@@ -41,12 +41,14 @@ export function ConversationView({ client, info, onBack }: Props) {
           ‹
         </button>
         <div className="conversation-title">
-          <h2>{conversationName(info, me)}</h2>
+          <h2>
+            <bdi>{conversationName(info, me)}</bdi>
+          </h2>
           <ul className="members" aria-label="Members">
             {others.map((member) => (
               <li key={member.userId} data-testid="member" data-user={member.userId} data-online={member.online}>
                 <span className={`presence ${member.online ? "online" : ""}`} aria-hidden="true" />
-                {member.userId}
+                <bdi>{member.userId}</bdi>
                 <span className="visually-hidden">{member.online ? " (online)" : " (offline)"}</span>
               </li>
             ))}
@@ -97,10 +99,11 @@ function namesOf(info: ConversationInfo, members: readonly Member[], me: string)
     .map((id) => known.get(id) ?? { userId: id, online: false, lastDeliveredSeq: 0, lastReadSeq: 0 });
 }
 
-function typingText(users: readonly string[]): string {
-  if (users.length === 0) return "";
-  if (users.length === 1) return `${users[0]} is typing…`;
-  if (users.length === 2) return `${users[0]} and ${users[1]} are typing…`;
+function typingText(users: readonly string[]): ReactNode {
+  const [first, second] = users;
+  if (first === undefined) return "";
+  if (second === undefined) return <><bdi>{first}</bdi> is typing…</>;
+  if (users.length === 2) return <><bdi>{first}</bdi> and <bdi>{second}</bdi> are typing…</>;
   return `${users.length} people are typing…`;
 }
 

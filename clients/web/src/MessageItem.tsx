@@ -13,7 +13,12 @@ interface Props {
   onRetry(message: Message): void;
 }
 
-/** One message. The body is text: React escapes it, and nothing here ever parses it as HTML. */
+/**
+ * One message, shown as it was typed: its decoded `text` (the wire `body` is escaped, PROTOCOL
+ * §4.2), as a React text node, never parsed as HTML. Sender and text are bidi-isolated
+ * (`<bdi>`, `dir="auto"`), so right-to-left text or a bidi control in them cannot reorder what
+ * is around them.
+ */
 export const MessageItem = memo(function MessageItem({ message, mine, showSender, queued, onRetry }: Props) {
   const failed = message.status === "failed";
   return (
@@ -24,9 +29,11 @@ export const MessageItem = memo(function MessageItem({ message, mine, showSender
       data-queued={queued}
       data-seq={message.seq ?? undefined}
     >
-      {showSender && <span className="sender">{message.senderId}</span>}
+      {showSender && <bdi className="sender">{message.senderId}</bdi>}
       <div className="bubble">
-        <p className="body">{message.body}</p>
+        <p className="body" dir="auto">
+          {message.text}
+        </p>
         <span className="meta">
           <time dateTime={message.createdAt ?? undefined}>{clockTime(message.createdAt)}</time>
           {mine && <Ticks status={message.status} queued={queued} />}

@@ -116,9 +116,9 @@ export function Messenger({ session, onSignOut }: Props) {
         </span>
         {client && <ConnectionStatus client={client} />}
         <span className="me">
-          <span className="me-name" data-testid="me" title="Signed in as">
+          <bdi className="me-name" data-testid="me" title="Signed in as">
             {session.userId}
-          </span>
+          </bdi>
           <button type="button" className="link" onClick={() => onSignOut()}>
             Sign out
           </button>

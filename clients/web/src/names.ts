@@ -1,8 +1,8 @@
-import type { ConversationInfo } from "@parley/client";
+import { type ConversationInfo, decodeText } from "@parley/client";
 
-/** A conversation's name: its title, else the other members. */
+/** A conversation's name: its title (decoded: titles are escaped on the wire), else the other members. */
 export function conversationName(info: ConversationInfo, me: string): string {
-  if (info.title) return info.title;
+  if (info.title) return decodeText(info.title);
   const others = info.memberIds.filter((m) => m !== me);
   return others.length > 0 ? others.join(", ") : "Just you";
 }

@@ -8,6 +8,8 @@ them all.
 
 from __future__ import annotations
 
+import argparse
+import re
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, Self, TypeVar
@@ -132,12 +134,19 @@ class JwtSettings(ParleySettings):
         if wants_hmac:
             if self.jwt_secret is None:
                 if not self.dev_mode:
-                    raise ValueError("JWT_SECRET is required for HS* algorithms outside DEV_MODE")
+                    raise ValueError(
+                        "JWT_SECRET is required for HS* algorithms outside DEV_MODE: set it to the secret "
+                        "your tokens are signed with (at least 16 characters), or set JWT_ALGORITHMS=RS256 "
+                        "and JWT_PUBLIC_KEY, or DEV_MODE=true on a development machine"
+                    )
                 object.__setattr__(self, "jwt_secret", SecretStr(DEV_JWT_SECRET))
             elif not self.dev_mode:
                 _refuse_weak_secret("JWT_SECRET", self.jwt_secret.get_secret_value(), min_length=16)
         if wants_public and not self.jwt_public_key:
-            raise ValueError("JWT_PUBLIC_KEY is required for RS*/ES* algorithms")
+            raise ValueError(
+                "JWT_PUBLIC_KEY is required for RS*/ES* algorithms: set it to the PEM public key "
+                "that verifies your tokens"
+            )
         return self
 
 
@@ -241,7 +250,11 @@ class InternalApiSettings(ParleySettings):
     def _internal_token_set(self) -> Self:
         if self.internal_token is None:
             if not self.dev_mode:
-                raise ValueError("INTERNAL_TOKEN is required outside DEV_MODE")
+                raise ValueError(
+                    "INTERNAL_TOKEN is required outside DEV_MODE: set it to a random secret of at least "
+                    "16 characters, the same for every service (e.g. `openssl rand -hex 32`), or "
+                    "DEV_MODE=true on a development machine"
+                )
             object.__setattr__(self, "internal_token", SecretStr(DEV_INTERNAL_TOKEN))
         elif not self.dev_mode:
             _refuse_weak_secret("INTERNAL_TOKEN", self.internal_token.get_secret_value(), min_length=16)
@@ -275,15 +288,22 @@ def normalize_database_url(url: str) -> str:
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+# The cross-variable checks above start their message with the variable to set.
+_VARIABLE_FIRST = re.compile(r"([A-Z][A-Z0-9_]+) ")
 
 
 def format_validation_error(exc: ValidationError) -> str:
+    """One line per bad variable, named; a check across variables names the one to set."""
     lines = ["Invalid configuration:"]
     for error in exc.errors():
-        field = ".".join(str(part) for part in error["loc"]) or "settings"
         message = error["msg"].removeprefix("Value error, ")
-        name = field.upper() if error["loc"] else "settings"
-        lines.append(f"  {name}: {message}")
+        if error["loc"]:
+            lines.append(f"  {'.'.join(str(part) for part in error['loc']).upper()}: {message}")
+        elif _VARIABLE_FIRST.match(message):
+            lines.append(f"  {message}")  # "INTERNAL_TOKEN is required …: set it to …"
+        else:
+            lines.append(f"  settings: {message}")
+    lines.append("Settings are environment variables; README.md (Configuration) lists every one.")
     return "\n".join(lines)
 
 
@@ -306,6 +326,19 @@ def build_or_exit(build: Callable[[], BuiltT]) -> BuiltT:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         raise SystemExit(2) from None
+
+
+CONFIG_HELP = (
+    "Settings are environment variables, read and checked at start (README.md, Configuration, "
+    "lists every one). DEV_MODE=true gives development defaults; otherwise JWT_SECRET (or "
+    "JWT_ALGORITHMS=RS256 with JWT_PUBLIC_KEY) and INTERNAL_TOKEN are required."
+)
+
+
+def parse_command_line(prog: str, description: str, argv: list[str] | None = None) -> argparse.Namespace:
+    """For entry points without arguments of their own: ``--help`` works before (and without)
+    any configuration."""
+    return argparse.ArgumentParser(prog=prog, description=description, epilog=CONFIG_HELP).parse_args(argv)
 
 
 def load_settings_or_exit(cls: type[SettingsT]) -> SettingsT:

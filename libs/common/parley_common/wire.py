@@ -26,7 +26,7 @@ from pydantic.alias_generators import to_camel
 
 from parley_common.errors import InvalidPayload
 from parley_common.ids import MAX_ID_CHARS, check_id, has_surrogates
-from parley_common.sanitize import MAX_BODY_CHARS, sanitize_body
+from parley_common.sanitize import MAX_BODY_CHARS, MAX_TITLE_CHARS, escape_text, normalize_text
 from parley_common.timefmt import format_ts, parse_ts
 
 MAX_SYNC_LIMIT = 500
@@ -56,24 +56,25 @@ RawBody = Annotated[StrictStr, StringConstraints(max_length=64 * 1024), AfterVal
 
 
 def _check_body(value: str) -> str:
-    cleaned = sanitize_body(_no_surrogates(value))
-    if not cleaned:
-        raise ValueError("body is empty after sanitizing")
-    if len(cleaned) > MAX_BODY_CHARS:
+    text = normalize_text(_no_surrogates(value))
+    if not text:
+        raise ValueError("body is empty (after removing control characters and outer white space)")
+    if len(text) > MAX_BODY_CHARS:
         raise ValueError(f"body is longer than {MAX_BODY_CHARS} characters")
-    return cleaned
+    return escape_text(text)
 
 
 def _check_title(value: str | None) -> str | None:
     if value is None:
         return None
-    cleaned = sanitize_body(_no_surrogates(value))
-    if len(cleaned) > 200:
-        raise ValueError("title is longer than 200 characters")
-    return cleaned or None
+    text = normalize_text(_no_surrogates(value))
+    if len(text) > MAX_TITLE_CHARS:
+        raise ValueError(f"title is longer than {MAX_TITLE_CHARS} characters")
+    return escape_text(text) or None
 
 
-# Sanitized before the length check, so the limit counts code points of what is stored.
+# PROTOCOL §4.2: normalized, counted (code points, before escaping), then escaped; the
+# model holds the stored form.
 Body = Annotated[StrictStr, StringConstraints(max_length=64 * 1024), AfterValidator(_check_body)]
 
 

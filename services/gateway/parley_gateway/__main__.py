@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from parley_common.config import build_or_exit, load_settings_or_exit
+from parley_common.config import build_or_exit, load_settings_or_exit, parse_command_line
 from parley_common.observability import configure_logging
 from parley_common.serve import serve
 from parley_gateway.app import create_app
@@ -10,6 +10,7 @@ from parley_gateway.config import GatewaySettings
 
 
 def main() -> None:
+    parse_command_line("parley-gateway", "Run a Socket.IO gateway (clients connect here).")
     settings = load_settings_or_exit(GatewaySettings)
     configure_logging("gateway", json_lines=settings.json_logs, level=settings.log_level)
     app = build_or_exit(lambda: create_app(settings))

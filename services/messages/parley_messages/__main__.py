@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from parley_common.config import load_settings_or_exit
+from parley_common.config import CONFIG_HELP, load_settings_or_exit
 from parley_common.observability import configure_logging
 from parley_common.serve import serve
 from parley_messages.app import create_app
@@ -13,7 +13,12 @@ from parley_messages.migrate import upgrade
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="parley-messages")
+    parser = argparse.ArgumentParser(
+        prog="parley-messages",
+        description="Run the messages service (serve, the default), or bring the database to the "
+        "newest schema (migrate).",
+        epilog=CONFIG_HELP,
+    )
     parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
     args = parser.parse_args()
     settings = load_settings_or_exit(MessagesSettings)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, Index, UniqueConstraint, false
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from parley_common.sanitize import escape_text
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -39,11 +41,28 @@ def _seq(**kwargs: Any) -> Any:
     return Field(default=0, sa_column=Column(BigInteger(), nullable=False, **kwargs))
 
 
+def _escaped_flag() -> Any:
+    # True for what this release writes; the server default, false, is what the previous
+    # release's rows get while it still serves (see migrations/versions/0002_escaped_text.py).
+    column: Column[bool] = Column(Boolean(), nullable=False, default=True, server_default=false())
+    return Field(default=True, sa_column=column)
+
+
+def read_text(text: str, escaped: bool) -> str:
+    """A stored body or title in the form of PROTOCOL §4.2 (escaped), whichever rule wrote it."""
+    return text if escaped else escape_text(text)
+
+
+def read_title(title: str | None, escaped: bool) -> str | None:
+    return None if title is None else read_text(title, escaped)
+
+
 class ConversationRow(SQLModel, table=True):
     __tablename__ = "conversations"
 
     id: str = Field(primary_key=True, max_length=64)
     title: str | None = Field(default=None)
+    title_escaped: bool = _escaped_flag()
     created_by: str = Field(max_length=200)
     created_at: datetime = _created_at()
     # The seq of the newest message; bumped in the same transaction as the insert.
@@ -75,5 +94,6 @@ class MessageRow(SQLModel, table=True):
     sender_id: str = Field(max_length=200)
     client_message_id: str = Field(max_length=128)
     body: str
+    body_escaped: bool = _escaped_flag()
     seq: int = Field(sa_column=Column(BigInteger(), nullable=False))
     created_at: datetime = _created_at()

@@ -19,24 +19,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley_common.errors import Unavailable
 from parley_common.wire import Message
+from parley_messages.models import read_text
 from parley_messages.outages import RAW_OUTAGES, is_outage
 
 SEND_CONTEXT = """
 SELECT c.last_seq,
        EXISTS (SELECT 1 FROM conversation_members m
                WHERE m.conversation_id = c.id AND m.user_id = $2) AS is_member,
-       msg.id, msg.conversation_id, msg.sender_id, msg.client_message_id, msg.body, msg.seq,
-       msg.created_at
+       msg.id, msg.conversation_id, msg.sender_id, msg.client_message_id, msg.body, msg.body_escaped,
+       msg.seq, msg.created_at
 FROM conversations c
 LEFT JOIN messages msg ON msg.sender_id = $2 AND msg.client_message_id = $3
 WHERE c.id = $1
 """
 BUMP = "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq"
 INSERT = """
-INSERT INTO messages (id, conversation_id, sender_id, client_message_id, body, seq, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO messages (id, conversation_id, sender_id, client_message_id, body, body_escaped, seq, created_at)
+VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7)
 ON CONFLICT (sender_id, client_message_id) DO NOTHING
-RETURNING id, conversation_id, sender_id, client_message_id, body, seq, created_at
+RETURNING id, conversation_id, sender_id, client_message_id, body, body_escaped, seq, created_at
 """
 OUTAGES = RAW_OUTAGES
 
@@ -51,7 +52,7 @@ def message_of(row: Any) -> Message:
         conversation_id=row["conversation_id"],
         sender_id=row["sender_id"],
         client_message_id=row["client_message_id"],
-        body=row["body"],
+        body=read_text(row["body"], row["body_escaped"]),
         seq=row["seq"],
         created_at=row["created_at"],
     )
@@ -117,7 +118,7 @@ SEND_BATCH = """
 WITH checked AS MATERIALIZED (
   SELECT i.*, c.id IS NOT NULL AS found, m.user_id IS NOT NULL AS is_member,
          old.id AS old_id, old.conversation_id AS old_conversation_id, old.body AS old_body,
-         old.seq AS old_seq, old.created_at AS old_created_at
+         old.body_escaped AS old_body_escaped, old.seq AS old_seq, old.created_at AS old_created_at
   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[]) WITH ORDINALITY
        AS i(id, conversation_id, sender_id, client_message_id, body, admitted, ord)
   LEFT JOIN conversations c ON c.id = i.conversation_id
@@ -139,20 +140,22 @@ WITH checked AS MATERIALIZED (
   FROM wanted w, locked l WHERE c.id = w.conversation_id AND l.id = c.id
   RETURNING c.id, c.last_seq AS last, w.n
 ), stored AS (
-  INSERT INTO messages (id, conversation_id, sender_id, client_message_id, body, seq, created_at)
-  SELECT f.id, f.conversation_id, f.sender_id, f.client_message_id, f.body, b.last - b.n + f.pos, $7
+  INSERT INTO messages
+    (id, conversation_id, sender_id, client_message_id, body, body_escaped, seq, created_at)
+  SELECT f.id, f.conversation_id, f.sender_id, f.client_message_id, f.body, TRUE, b.last - b.n + f.pos, $7
   FROM fresh f JOIN bumped b ON b.id = f.conversation_id
   ORDER BY f.ord
   RETURNING id, seq
 )
-SELECT ch.found, ch.is_member, p.nth, ch.old_id, ch.old_conversation_id, ch.old_body, ch.old_seq,
-       ch.old_created_at, s.seq AS new_seq
+SELECT ch.found, ch.is_member, p.nth, ch.old_id, ch.old_conversation_id, ch.old_body,
+       ch.old_body_escaped, ch.old_seq, ch.old_created_at, s.seq AS new_seq
 FROM checked ch LEFT JOIN passing p ON p.ord = ch.ord LEFT JOIN stored s ON s.id = ch.id
 ORDER BY ch.ord
 """
 # One statement, one snapshot: the conversation and its members, no transaction around it.
 CONVERSATION_WITH_MEMBERS = """
-SELECT c.id, c.title, c.created_at, c.last_seq, m.user_id, m.last_delivered_seq, m.last_read_seq
+SELECT c.id, c.title, c.title_escaped, c.created_at, c.last_seq,
+       m.user_id, m.last_delivered_seq, m.last_read_seq
 FROM conversations c LEFT JOIN conversation_members m ON m.conversation_id = c.id
 WHERE c.id = $1
 ORDER BY m.user_id

@@ -42,6 +42,7 @@ from parley_common.wire import (
     SyncResult,
 )
 from parley_messages.metrics import DUPLICATES, RATE_LIMITED, STORED
+from parley_messages.models import read_text
 from parley_messages.store import Access, MessageStore, WatermarkKind, WatermarkMove
 
 log = logging.getLogger(__name__)
@@ -380,7 +381,7 @@ class _BatchAnswers:
                 "conversationId": row["old_conversation_id"],
                 "senderId": send.sender_id,
                 "clientMessageId": send.client_message_id,
-                "body": row["old_body"],
+                "body": read_text(row["old_body"], row["old_body_escaped"]),
                 "seq": row["old_seq"],
                 "createdAt": format_ts(row["old_created_at"]),
             }

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from parley_common.errors import Unavailable
 from parley_common.wire import Conversation, Member, Message
-from parley_messages.models import ConversationRow, MemberRow, MessageRow
+from parley_messages.models import ConversationRow, MemberRow, MessageRow, read_text, read_title
 from parley_messages.outages import is_outage
 from parley_messages.pg_send import PgBatchPath, message_of
 
@@ -33,6 +33,7 @@ _MESSAGE_COLUMNS = (
     messages.c.sender_id,
     messages.c.client_message_id,
     messages.c.body,
+    messages.c.body_escaped,
     messages.c.seq,
     messages.c.created_at,
 )
@@ -71,7 +72,7 @@ def _message(row: Any) -> Message:
         conversation_id=row.conversation_id,
         sender_id=row.sender_id,
         client_message_id=row.client_message_id,
-        body=row.body,
+        body=read_text(row.body, row.body_escaped),
         seq=row.seq,
         created_at=row.created_at,
     )
@@ -125,7 +126,12 @@ class MessageStore:
         async with self._begin() as conn:
             await conn.execute(
                 conversations.insert().values(
-                    id=conversation_id, title=title, created_by=created_by, created_at=created_at, last_seq=0
+                    id=conversation_id,
+                    title=title,
+                    title_escaped=True,
+                    created_by=created_by,
+                    created_at=created_at,
+                    last_seq=0,
                 )
             )
             await conn.execute(
@@ -156,7 +162,7 @@ class MessageStore:
         return [
             Conversation(
                 id=row.id,
-                title=row.title,
+                title=read_title(row.title, row.title_escaped),
                 member_ids=by_conversation.get(row.id, []),
                 created_at=row.created_at,
                 last_seq=row.last_seq,
@@ -174,6 +180,7 @@ class MessageStore:
             select(
                 conversations.c.id,
                 conversations.c.title,
+                conversations.c.title_escaped,
                 conversations.c.created_at,
                 conversations.c.last_seq,
                 members.c.user_id,
@@ -204,7 +211,7 @@ class MessageStore:
         first = rows[0]
         conversation = Conversation(
             id=first["id"],
-            title=first["title"],
+            title=read_title(first["title"], first["title_escaped"]),
             member_ids=[m.user_id for m in member_list],
             created_at=first["created_at"],
             last_seq=first["last_seq"],
@@ -321,6 +328,7 @@ class MessageStore:
                         "sender_id": sender_id,
                         "client_message_id": client_message_id,
                         "body": body,
+                        "body_escaped": True,
                     },
                     now=now,
                 )
