@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.messages.conftest import Api, room_events
+from tests.messages.conftest import Api, make_settings, room_events, serve
 
 User = Callable[[str], str]
 
@@ -143,3 +143,27 @@ async def test_sync_needs_membership(api: Api, user: User) -> None:
         f"/api/conversations/{conversation}/messages", headers=api.auth(user("mallory"))
     )
     assert response.status_code == 403
+
+
+async def test_sync_pages_are_bounded_in_bytes_too(database_url: str, user: User) -> None:
+    """SYNC_MAX_BYTES: a page of big messages ends early, with hasMore, and a client paging
+    through still gets every message once (one at least per page, however big)."""
+    async with serve(make_settings(database_url, sync_max_bytes=16 * 1024)) as api:
+        alice = user("alice")
+        conversation = await api.conversation(alice)
+        for n in range(10):
+            assert (await api.send(alice, conversation, body=f"{n}" + "<" * 3999)).status_code == 201
+        url = f"/api/conversations/{conversation}/messages"
+        seen: list[int] = []
+        after, pages = 0, 0
+        while True:
+            page = (
+                await api.client.get(url, params={"afterSeq": after, "limit": 500}, headers=api.auth(alice))
+            ).json()
+            pages += 1
+            assert 1 <= len(page["messages"]) <= 2  # 16 KiB: one 16,000-character body, or two smaller
+            seen += [m["seq"] for m in page["messages"]]
+            after = seen[-1]
+            if not page["hasMore"]:
+                break
+        assert seen == list(range(1, 11)) and pages > 1
