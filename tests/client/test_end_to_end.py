@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 from parley_client import ConnectionState, MessageStatus, ParleyClient
 
+from parley_common.event_limits import EventLimit
 from tests.client.conftest import bodies, outbox_path, sdk, until
-from tests.gateway.conftest import Stack
+from tests.gateway.conftest import Stack, serving
 from tests.support.faulty_proxy import FaultyProxy
 
 
@@ -114,3 +116,32 @@ async def _state(client: ParleyClient, state: ConnectionState, wait_s: float = 1
         async for seen in client.states():
             if seen == state:
                 return
+
+
+async def test_a_rate_limited_rejoin_is_retried_after_its_wait(
+    postgres_url: str, user: Callable[[str], str]
+) -> None:
+    """A reconnect rejoins every conversation at once; those over the join limit are joined
+    again after the server's retryAfterMs, not left without live events until the next one."""
+    async with serving(postgres_url, rate_limit_room=EventLimit(rate=0.5, burst=2)) as stack:
+        alice, bob = user("alice"), user("bob")
+        conversations = [await stack.conversation(alice, bob) for _ in range(2)]
+        port = int(stack.url.rsplit(":", 1)[1])
+        async with (
+            FaultyProxy(port).running() as proxy,
+            sdk(stack, alice, url=f"http://127.0.0.1:{proxy.port}") as client,
+        ):
+            chats = [await client.open(c) for c in conversations]  # the whole burst
+            proxy.cut()
+            await _state(client, ConnectionState.DISCONNECTED)
+            await _state(client, ConnectionState.CONNECTED)  # its joins refused: no tokens yet
+            for conversation in conversations:
+                sent = await stack.http.post(
+                    f"/api/conversations/{conversation}/messages",
+                    json={"clientMessageId": str(uuid.uuid4()), "body": "after the reconnect"},
+                    headers=stack.auth(bob),
+                )
+                assert sent.status_code == 201
+            for chat in chats:
+                await until(chat, lambda c: bodies(c) == ["after the reconnect"], wait_s=15)
+                assert chat.joined

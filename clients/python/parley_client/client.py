@@ -67,6 +67,7 @@ class ParleyClient:
         self.user_id = ""  # the token's ``sub``, known once started
         self.conversations: dict[str, Conversation] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._rejoins: set[asyncio.Task[None]] = set()  # joins tried again after a refusal
         self._state_queues: list[asyncio.Queue[ConnectionState]] = []
         self._unauthorized = asyncio.Event()
         self._route_events()
@@ -93,9 +94,10 @@ class ParleyClient:
         for conversation in self.conversations.values():
             conversation.stop_typing()
         await self._connection.close()
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._rejoins]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with suppress(asyncio.CancelledError):
                 await task
         await self._outbox.close()
@@ -218,12 +220,28 @@ class ParleyClient:
 
     async def _after_connect(self) -> None:
         for conversation in list(self.conversations.values()):
-            try:
-                await conversation._join_and_sync()
-            except ParleyError as exc:
+            await self._rejoin(conversation)
+
+    async def _rejoin(self, conversation: Conversation) -> None:
+        try:
+            await conversation._join_and_sync()
+        except ParleyError as exc:
+            if not exc.retryable:
                 log.warning("could not rejoin %s: %s", conversation.id, exc)
-            except Exception as exc:
-                log.info("rejoining %s failed (%r); the next reconnect retries", conversation.id, exc)
+                return
+            # Over the join limit (a reconnect rejoins every conversation at once) or a backend
+            # down: try again after the wait the server asked for, not only at the next reconnect.
+            log.info("rejoining %s: %s; retrying", conversation.id, exc)
+            retry = asyncio.create_task(self._rejoin_later(conversation, exc.retry_after_ms or 1000))
+            self._rejoins.add(retry)
+            retry.add_done_callback(self._rejoins.discard)
+        except Exception as exc:
+            log.info("rejoining %s failed (%r); the next reconnect retries", conversation.id, exc)
+
+    async def _rejoin_later(self, conversation: Conversation, wait_ms: int) -> None:
+        await self._clock.sleep(wait_ms / 1000)
+        if self._connection.connected and not conversation.joined and self.conversations.get(conversation.id):
+            await self._rejoin(conversation)
 
     async def _check_positions(self) -> None:
         while True:

@@ -15,7 +15,7 @@ import {
   warn,
 } from "./connection.js";
 import { Conversation } from "./conversation.js";
-import { NotConnected, isRecord } from "./errors.js";
+import { AuthError, NotConnected, ParleyError, isRecord } from "./errors.js";
 import { tokenSubject, uuid4 } from "./ids.js";
 import type { ConnectionState, WireMessage } from "./models.js";
 import type { NetworkStatus } from "./network.js";
@@ -196,7 +196,17 @@ export class ParleyClient {
     const run = conversation
       .joinAndSync()
       .catch((error: unknown) => {
-        if (!(error instanceof NotConnected)) warn(`could not join ${conversation.id} (retried at reconnect)`, error);
+        if (error instanceof ParleyError && error.retryable && !(error instanceof AuthError)) {
+          // Over the join limit (a reconnect rejoins every conversation at once) or a backend
+          // down: again after the wait the server asked for, not only at the next reconnect.
+          this.timers.setTimeout(() => {
+            if (this.connection.connected && !conversation.joined && this.conversations.has(conversation.id)) {
+              this.join(conversation).catch(() => undefined);
+            }
+          }, error.retryAfterMs ?? 1_000);
+        } else if (!(error instanceof NotConnected)) {
+          warn(`could not join ${conversation.id} (retried at reconnect)`, error);
+        }
         throw error;
       })
       .finally(() => this.joining.delete(conversation.id));

@@ -36,6 +36,30 @@ describe("sync", () => {
     expect(server.received.filter((r) => r.event === "conversation:join")).toHaveLength(2);
   });
 
+  it("rejoins after the wait a rate-limited join asked for, not only at the next reconnect", async () => {
+    const server = new FakeServer();
+    server.conversation("c1", "alice", "bob");
+    const client = await startClient(server, "alice");
+    const chat = await client.open("c1");
+    let refusals = 1;
+    const real = new FakeServer();
+    real.conversation("c1", "alice", "bob");
+    server.handle("conversation:join", (payload, socket) =>
+      refusals-- > 0
+        ? { ok: false, error: { code: "rate_limited", message: "slow down", retryAfterMs: 700 } }
+        : real.dispatch("conversation:join", payload, socket),
+    );
+    server.drop();
+    await advance(1_000); // reconnected; its join refused
+    expect(chat.joined).toBe(false);
+    await advance(699);
+    expect(chat.joined).toBe(false);
+    await advance(1);
+    await settle();
+    expect(chat.joined).toBe(true);
+    expect(server.received.filter((r) => r.event === "conversation:join")).toHaveLength(3);
+  });
+
   it("pages through long histories", async () => {
     const server = new FakeServer();
     server.conversation("c1", "alice", "bob");
