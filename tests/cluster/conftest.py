@@ -101,10 +101,12 @@ def cluster_environment(*, postgres_url: str, redis_url: str, redis_prefix: str)
 
 
 @contextmanager
-def running_cluster(env: dict[str, str], log_dir: Path) -> Iterator[Cluster]:
-    """Messages, one presence replica and two gateways, started side by side."""
+def running_cluster(env: dict[str, str], log_dir: Path, *, api_proxy: bool = False) -> Iterator[Cluster]:
+    """Messages, one presence replica and two gateways, started side by side (``api_proxy``:
+    the gateways forward /api to messages, as in ``make cluster``)."""
     messages = ServiceProcess("parley_messages", port=free_port(), env=env, log_dir=log_dir, name="messages")
-    running = Cluster(messages=messages, presence=[], gateways=[], env=env, log_dir=log_dir)
+    gateway_env = env | {"API_PROXY_URL": messages.url} if api_proxy else env
+    running = Cluster(messages=messages, presence=[], gateways=[], env=gateway_env, log_dir=log_dir)
     running.presence = [running.presence_replica("presence")]
     running.gateways = [running.gateway("gateway-a"), running.gateway("gateway-b")]
     try:

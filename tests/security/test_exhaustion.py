@@ -20,7 +20,14 @@ from parley_common.auth import mint_token
 from parley_common.config import EventLimitSettings
 from parley_gateway.config import GatewaySettings
 from parley_gateway.sio.namespace import LIMITED_EVENTS
-from tests.cluster.conftest import INTERNAL_TOKEN, SECRET, Cluster, cluster_environment, new_key
+from tests.cluster.conftest import (
+    INTERNAL_TOKEN,
+    SECRET,
+    Cluster,
+    cluster_environment,
+    new_key,
+    running_cluster,
+)
 from tests.security.attacks import (
     DeafWebSocket,
     metric,
@@ -31,8 +38,6 @@ from tests.security.attacks import (
     watching,
 )
 from tests.security.surface import SOCKET_EVENTS
-from tests.support.processes import ServiceProcess, start_all, stop_all
-from tests.support.servers import free_port
 from tests.support.sockets import SocketClient
 
 PER_ADDRESS = 120  # MAX_CONNECTIONS_PER_ADDRESS of these gateways (every test's sockets count)
@@ -49,18 +54,8 @@ def topology(
     prefix = f"parley-test-{uuid.uuid4().hex[:10]}"
     env = cluster_environment(postgres_url=postgres_url, redis_url=redis_url, redis_prefix=prefix)
     env |= {"MAX_CONNECTIONS_PER_ADDRESS": str(PER_ADDRESS)}
-    log_dir = tmp_path_factory.mktemp("exhaustion")
-    messages = ServiceProcess("parley_messages", port=free_port(), env=env, log_dir=log_dir, name="messages")
-    cluster = Cluster(messages=messages, presence=[], gateways=[], env=env, log_dir=log_dir)
-    cluster.env = env | {"API_PROXY_URL": messages.url}
-    cluster.presence = [cluster.presence_replica("presence")]
-    cluster.gateways = [cluster.gateway("gateway-a"), cluster.gateway("gateway-b")]
-    try:
-        start_all([messages, *cluster.presence, *cluster.gateways])
+    with running_cluster(env, tmp_path_factory.mktemp("exhaustion"), api_proxy=True) as cluster:
         yield cluster
-    finally:
-        stop_all(cluster.gateways)
-        stop_all([*cluster.presence, messages])
 
 
 @pytest.fixture
