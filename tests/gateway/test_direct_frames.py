@@ -9,8 +9,8 @@ from typing import Any
 
 from engineio import packet
 
-from parley_gateway.sio.engine import LeanSocket
-from parley_gateway.ws_protocol import text_frame
+from parley_gateway.transport.engine_socket import LeanSocket
+from parley_gateway.transport.ws_protocol import text_frame
 
 
 class _Server:

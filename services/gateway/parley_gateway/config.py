@@ -15,7 +15,7 @@ from parley_common.config import (
     split_commas,
 )
 from parley_gateway.origins import OriginPolicy
-from parley_gateway.ws_protocol import WebSocketProtocol
+from parley_gateway.transport.ws_protocol import WebSocketProtocol
 
 
 class GatewaySettings(JwtSettings, RedisSettings, InternalApiSettings, EventLimitSettings):

@@ -19,7 +19,7 @@ import socketio
 from parley_common.bus import Bus
 from parley_common.events import ROOM_EVENTS, unpack_room_events
 from parley_gateway.rooms import conversation_room
-from parley_gateway.sio.local_emit import emit_locally
+from parley_gateway.transport.local_emit import emit_locally
 
 log = logging.getLogger(__name__)
 

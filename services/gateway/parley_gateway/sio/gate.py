@@ -24,6 +24,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from parley_gateway.metrics import REFUSED
+from parley_gateway.transport.socketio_server import client_address
 
 log = logging.getLogger(__name__)
 
@@ -102,13 +103,6 @@ class EngineGate:
 
 class _ClientGone(Exception):
     """The client disconnected before the end of its request body."""
-
-
-def client_address(scope: Scope) -> str | None:
-    """The client's address as uvicorn saw it (from ``X-Forwarded-For`` when the peer is
-    one of FORWARDED_ALLOW_IPS, such as the ingress)."""
-    client = scope.get("client")
-    return client[0] if client else None
 
 
 def _session_id(scope: Scope) -> str | None:

@@ -36,8 +36,8 @@ from parley_gateway.rooms import conversation_room, user_room
 from parley_gateway.send_batcher import SendBatcher
 from parley_gateway.sio.gate import TOO_MANY_CONNECTIONS
 from parley_gateway.sio.handshake import authenticate
-from parley_gateway.sio.local_emit import emit_locally
 from parley_gateway.sio.sessions import Sessions, SocketState
+from parley_gateway.transport.local_emit import emit_locally
 from parley_gateway.typing_relay import TypingRelay
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Engine.IO sockets without an asyncio task per packet.
+"""Engine.IO sockets without an asyncio task per packet, and with a bound on their output.
 
 python-engineio (pinned) drives each WebSocket with a fresh task for every frame it reads
 (``ensure_future`` + ``wait_for``), another for every wait on its send queue, and one more
@@ -9,19 +9,14 @@ would have needed more than the whole core.
 
 :class:`LeanSocket` keeps the upstream behaviour (same packets, same deadlines, same close
 reasons) with ``asyncio.timeout`` blocks instead of tasks, and pings scheduled as plain
-loop timers. :class:`LeanEngineServer` makes every new socket a :class:`LeanSocket`.
+loop timers (``engine_server.LeanEngineServer`` makes every new socket one).
 
-Two bounds upstream lacks, so that no client can grow the gateway:
-
-- Output. What waits for a client to read it (its send queue, plus what its WebSocket
-  transport buffers) is capped at ``MAX_OUTGOING_BYTES``; a packet that would go over cuts
-  the connection off, since a reader that far behind would only fall further behind.
-  Upstream queues without limit, and frames written directly skipped the transport's
-  flow control altogether (a member who never read grew the gateway by 235 MB in 25 s).
-- Server-side disconnects. Upstream's ``disconnect`` waits until the client has collected
-  its CLOSE packet, which a long-polling client that never polls again never does: each
-  such request hung for good (1,000 of them: 1,000 tasks and 89 MB, and a SIGTERM that
-  waited out its whole timeout). Here the CLOSE packet is queued and nothing waits for it.
+It also bounds its output, which upstream does not: what waits for the client to read it
+(its send queue, plus what its WebSocket transport buffers) is capped at
+``MAX_OUTGOING_BYTES``; a packet that would go over cuts the connection off, since a reader
+that far behind would only fall further behind. Upstream queues without limit, and frames
+written directly skipped the transport's flow control altogether (a member who never read
+grew the gateway by 235 MB in 25 s).
 """
 
 from __future__ import annotations
@@ -31,20 +26,16 @@ import logging
 import time
 from typing import Any
 
-import engineio
 from engineio import exceptions, packet
 from engineio.async_socket import AsyncSocket
 
 from parley_gateway.metrics import SLOW_READERS_CUT
-from parley_gateway.ws_protocol import DIRECT_WRITER, DirectWriter
+from parley_gateway.transport.ws_protocol import DIRECT_WRITER, DirectWriter
 
 log = logging.getLogger(__name__)
 
-# Bounds how late a dead link is noticed past PING_INTERVAL + PING_TIMEOUT (2 + 2.5 s by
-# default) on a gateway that keeps up; an overloaded one waits its loop lag longer.
-_SWEEP_S = 0.5
 # Size of a packet without text (a PING, say) in the output count.
-_EMPTY_PACKET_SIZE = 16
+EMPTY_PACKET_SIZE = 16
 # Sockets being closed by a task of their own (referenced until done).
 _closing: set[asyncio.Task[None]] = set()
 
@@ -53,7 +44,7 @@ def packet_size(pkt: Any) -> int:
     """What ``pkt`` adds to a client's unread output: its text's length (characters: exact
     for ASCII, the common case, and cheap; a multi-byte text counts less than its bytes)."""
     data = pkt.data
-    return len(data) if isinstance(data, str | bytes) else _EMPTY_PACKET_SIZE
+    return len(data) if isinstance(data, str | bytes) else EMPTY_PACKET_SIZE
 
 
 class LeanSocket(AsyncSocket):
@@ -319,73 +310,3 @@ class LeanSocket(AsyncSocket):
         self.upgraded = True
         self.upgrading = False
         return True
-
-
-class LeanEngineServer(engineio.AsyncServer):
-    """python-engineio's server whose sockets are :class:`LeanSocket`, and whose sweep for
-    clients that stopped answering pings makes no task per socket and allows for its own
-    event loop's lag (``lag_s``)."""
-
-    lag_s = 0.0
-    # MAX_OUTGOING_BYTES (set by create_server); None: unbounded, as upstream.
-    max_outgoing_bytes: int | None = None
-
-    async def disconnect(self, sid: str | None = None) -> None:
-        """Close one socket (or all): upstream's, without waiting for the client to collect
-        its CLOSE packet (a long-polling client may never poll again)."""
-        everyone: dict[str, AsyncSocket] = self.sockets
-        closing = [everyone.get(sid)] if sid is not None else list(everyone.values())
-        for socket in closing:
-            if socket is not None:
-                await socket.close(wait=False, reason=self.reason.SERVER_DISCONNECT)
-        if sid is None:
-            everyone.clear()
-        else:
-            everyone.pop(sid, None)
-
-    def send_now(self, eio_sid: str, pkt: Any, frame: bytes | None = None) -> bool:
-        """Send a packet to one socket without a task (see :meth:`LeanSocket.send_now`)."""
-        socket = self.sockets.get(eio_sid)
-        return isinstance(socket, LeanSocket) and socket.send_now(pkt, frame)
-
-    async def _service_task(self) -> None:
-        # Upstream visits one socket per ``ping_timeout / len(sockets)`` seconds, through a
-        # ``wait_for`` (a task) per visit; this sweeps them all every _SWEEP_S instead.
-        self.service_task_event = self.create_event()
-        period = min(_SWEEP_S, self.ping_timeout)
-        loop = asyncio.get_running_loop()
-        while True:
-            started = loop.time()
-            try:
-                async with asyncio.timeout(period):
-                    await self.service_task_event.wait()
-                return
-            except TimeoutError:
-                pass
-            # How late this wake-up came is how late the loop runs everything, pongs
-            # included: an overloaded gateway gives its clients that much more time rather
-            # than dropping healthy ones (which would reconnect and overload it further).
-            late_s = max(0.0, loop.time() - started - period)
-            self.lag_s = max(late_s, self.lag_s / 2)
-            now, loop_now = time.time(), loop.time()
-            for socket in list(self.sockets.values()):
-                if isinstance(socket, LeanSocket):
-                    socket.cut_if_silent(loop_now)
-                if socket.closed:
-                    self.sockets.pop(socket.sid, None)
-                elif not socket.closing and socket.ping_overdue(now):
-                    try:
-                        await socket.check_ping_timeout()  # closes it, as upstream's sweep does
-                    except Exception:
-                        self.logger.exception("could not close a socket past its ping timeout")
-
-    async def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
-        if event == "connect":
-            # Called by ``_handle_connect`` right after it made the socket, before its first
-            # ping or read: the socket's state is all upstream's, only its methods change.
-            socket = self.sockets.get(args[0])
-            if socket is not None and type(socket) is AsyncSocket:
-                socket.__class__ = LeanSocket
-                # Upstream queued the OPEN packet (a dict) before: count it as _next_packets will.
-                socket._queued_size = socket.queue.qsize() * _EMPTY_PACKET_SIZE
-        return await super()._trigger_event(event, *args, **kwargs)

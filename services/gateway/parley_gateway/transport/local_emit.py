@@ -20,8 +20,8 @@ import socketio
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
-from parley_gateway.sio.engine import LeanEngineServer
-from parley_gateway.ws_protocol import text_frame
+from parley_gateway.transport.engine_server import LeanEngineServer
+from parley_gateway.transport.ws_protocol import text_frame
 
 NAMESPACE = "/"
 
