@@ -100,8 +100,12 @@ async def test_api_proxy_forwards_to_messages(postgres_url: str) -> None:
         created = await http.post("/api/conversations", json={"memberIds": []}, headers=auth)
         listed = await http.get("/api/conversations", headers=auth)
         refused = await http.get("/api/conversations")
+        config = await http.get("/api/client-config", headers=auth)
 
     assert created.status_code == 201
     assert created.json()["id"] in [c["id"] for c in listed.json()["conversations"]]
     assert refused.status_code == 401
     assert refused.json()["error"]["code"] == "unauthenticated"
+    assert config.status_code == 200
+    assert config.json()["httpPollIntervalMs"] == 3000
+    assert config.headers["cache-control"] == "no-store"

@@ -74,6 +74,8 @@ async def test_http_api_end_to_end(embedded: str) -> None:
         history = await client.get(f"/api/conversations/{conversation}/messages", headers=auth)
         assert [m["body"] for m in history.json()["messages"]] == ["hello from the embedded default"]
         assert (await client.get("/docs")).status_code == 200
+        config = await client.get("/api/client-config", headers=auth)  # PROTOCOL §7, served by messages
+        assert config.json()["features"] == {"messages": "socket", "typing": "socket", "presence": "socket"}
 
 
 async def _wait_ready(client: httpx.AsyncClient) -> None:

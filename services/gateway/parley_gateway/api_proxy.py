@@ -20,7 +20,7 @@ from parley_common.errors import NotFound, Unavailable
 from parley_common.ids import path_segment
 
 _FORWARDED_REQUEST = ("authorization", "content-type", "accept", "x-request-id")
-_FORWARDED_RESPONSE = ("content-type", "retry-after", "x-request-id")
+_FORWARDED_RESPONSE = ("content-type", "cache-control", "retry-after", "x-request-id")
 
 ID = None  # a path segment that is an id, in PUBLIC_ROUTES
 # PROTOCOL §5 (and §7's client config, and DEV_MODE's token minting), under /api/.

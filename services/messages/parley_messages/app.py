@@ -22,7 +22,7 @@ from parley_common.observability import RequestIdMiddleware
 from parley_common.presence import OnlineReader, RedisOnlineReader
 from parley_common.ratelimit import SendRateLimiter
 from parley_common.redis_client import create_redis
-from parley_messages.api import dev, internal, public
+from parley_messages.api import client_config, dev, internal, public
 from parley_messages.config import MessagesSettings
 from parley_messages.db import create_engine
 from parley_messages.service import MessagesService
@@ -92,6 +92,7 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(probe_router(_database_ready))
     app.include_router(public.router)
+    app.include_router(client_config.router)
     app.include_router(internal.router)
     if settings.dev_mode:
         app.include_router(dev.router)
