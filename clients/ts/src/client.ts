@@ -4,9 +4,27 @@
  * After every (re)connect each followed conversation is joined again and synced after the
  * last seq it holds, and then every 30 s (a lost last message shows up even if nothing
  * newer comes). Live events are routed to their conversation.
+ *
+ * Each feature goes over the socket or HTTP (PROTOCOL §7, {@link FeatureModes}): the app's
+ * choice capped by the server's client config, read before connecting, after every reconnect
+ * and every 5 minutes. Messages and presence in `http` mode are polled ({@link HttpPoller});
+ * sends go through the same outbox and sender either way ({@link MessageRoute}). When no
+ * feature needs the socket none is opened; when the socket cannot be opened at all, messages
+ * and presence go over HTTP (typing off) until it opens. A switch loses and doubles nothing:
+ * sync is by seq, merges dedupe by id, and a send repeated on the other transport keeps its
+ * `clientMessageId`.
  */
 
-import { POSITION_CHECK_MS, REQUEST_TIMEOUT_MS } from "./backoff.js";
+import { CONNECT_TIMEOUT_MS, POSITION_CHECK_MS, REQUEST_TIMEOUT_MS } from "./backoff.js";
+import { MessageRoute, type MessagesChannel, httpChannel, socketChannel } from "./channels.js";
+import {
+  type ClientConfig,
+  ConfigFollower,
+  type FeatureModes,
+  capModes,
+  needsSocket,
+  sameModes,
+} from "./config.js";
 import {
   Connection,
   type SocketFactory,
@@ -15,11 +33,13 @@ import {
   warn,
 } from "./connection.js";
 import { Conversation } from "./conversation.js";
-import { AuthError, NotConnected, ParleyError, isRecord } from "./errors.js";
+import { AuthError, ClientClosed, NotConnected, ParleyError, isRecord } from "./errors.js";
+import { type FetchLike, ParleyHttp } from "./http.js";
 import { tokenSubject, uuid4 } from "./ids.js";
 import type { ConnectionState, WireMessage } from "./models.js";
-import type { NetworkStatus } from "./network.js";
+import { type NetworkStatus, alwaysOnline } from "./network.js";
 import { Outbox, type OutboxItem } from "./outbox.js";
+import { HttpPoller } from "./poller.js";
 import { type Outcome, Sender } from "./sender.js";
 import type { KeyValueStorage } from "./storage.js";
 import { type Timers, systemTimers, within } from "./timers.js";
@@ -45,11 +65,23 @@ export interface ParleyClientOptions {
   socketFactory?: SocketFactory;
   /** Makes each `clientMessageId`; default a random UUID v4. */
   newId?: () => string;
+  /**
+   * How the app would like each feature carried (PROTOCOL §7); default `socket` for all.
+   * The server's `GET /api/client-config` is a ceiling: what it sets to `http` / `off` is
+   * used that way whatever is asked here. See {@link ParleyClient.modes}.
+   */
+  features?: Partial<FeatureModes>;
+  /** The HTTP client for the API (polling, HTTP sends, the client config); default `globalThis.fetch`. */
+  fetch?: FetchLike;
 }
+
+const ALL_HTTP: FeatureModes = Object.freeze({ messages: "http", typing: "off", presence: "http" });
 
 /** A Parley user's connection. `await client.start()`, then `client.conversation(id)`. */
 export class ParleyClient {
   readonly connection: Connection;
+  /** The HTTP API with this client's token provider (also what `http` modes use). */
+  readonly http: ParleyHttp;
   /** The signed-in user (the token's `sub`), known once {@link start} resolved. */
   userId = "";
   readonly conversations = new Map<string, Conversation>();
@@ -57,13 +89,37 @@ export class ParleyClient {
   private readonly timers: Timers;
   private outbox: Outbox | null = null;
   private readonly joining = new Map<string, Promise<void>>();
+  /** The first poll of a conversation followed while polling, for `open()` to wait on. */
+  private readonly firstPolls = new Map<string, Promise<boolean>>();
   private running: Promise<unknown> | null = null;
   private positionCheck: unknown = undefined;
   private closed = false;
+  private readonly wanted: FeatureModes;
+  private readonly network: NetworkStatus;
+  private readonly config: ConfigFollower;
+  private readonly poller: HttpPoller;
+  private readonly route: MessageRoute;
+  private readonly socketMessages: MessagesChannel;
+  private readonly httpMessages: MessagesChannel;
+  private current: FeatureModes;
+  /** The last connection attempt failed (not for the token) and none has opened since. */
+  private socketFailing = false;
+  private shownState: ConnectionState = "disconnected";
+  private readonly stateListeners = new Set<(state: ConnectionState) => void>();
+  private readonly modeListeners = new Set<(modes: FeatureModes) => void>();
+  private stopNetwork: (() => void) | null = null;
 
   constructor(options: ParleyClientOptions) {
     this.options = options;
     this.timers = options.timers ?? systemTimers;
+    this.network = options.network ?? alwaysOnline;
+    this.wanted = { messages: "socket", typing: "socket", presence: "socket", ...definedOnly(options.features ?? {}) };
+    this.current = this.wanted;
+    this.http = new ParleyHttp({
+      url: options.url,
+      tokenProvider: options.tokenProvider,
+      ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
+    });
     this.connection = new Connection({
       url: options.url,
       tokenProvider: options.tokenProvider,
@@ -73,12 +129,46 @@ export class ParleyClient {
       random: options.random ?? Math.random,
       network: options.network,
       socketFactory: options.socketFactory,
+      enabled: false, // until the client config says whether a socket is wanted
+    });
+    this.config = new ConfigFollower(() => this.http.clientConfig(), this.timers, CONNECT_TIMEOUT_MS);
+    this.socketMessages = socketChannel(this.connection, this.timers);
+    this.httpMessages = httpChannel(this.http, this.timers, this.network);
+    this.route = new MessageRoute({
+      mode: () => this.current.messages,
+      connection: this.connection,
+      http: this.http,
+      timers: this.timers,
+      network: this.network,
+      closed: () => this.closed,
+      retryMs: () => this.config.config.httpPollIntervalMs,
+    });
+    this.poller = new HttpPoller({
+      http: this.http,
+      timers: this.timers,
+      network: this.network,
+      intervalMs: () => this.config.config.httpPollIntervalMs,
+      modes: () => this.current,
+      conversations: () => this.conversations.values(),
+      probe: () => this.config.refresh(),
+      onState: (state) => {
+        if (state === "connected") void this.config.refresh(); // the HTTP path's "after every reconnect"
+        this.updateState();
+      },
+      random: options.random ?? Math.random,
     });
     this.routeEvents();
     this.connection.onConnected.push(() => this.afterConnect());
     this.connection.onStateChange((state) => {
       if (state === "disconnected") for (const c of this.conversations.values()) c.disconnected();
+      this.updateState();
     });
+    this.connection.onError((error) => {
+      if (error instanceof AuthError || this.socketFailing) return;
+      this.socketFailing = true; // keep working over HTTP until a socket opens
+      this.updateModes();
+    });
+    this.config.onChange(() => this.updateModes());
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------
@@ -90,8 +180,11 @@ export class ParleyClient {
     const outbox = new Outbox(this.options.storage, this.options.storageKey ?? `parley.outbox.${this.userId}`);
     this.outbox = outbox;
     for (const item of await outbox.load()) this.conversation(item.conversationId).restore(item);
-    const sender = new Sender(outbox, this.connection, this.timers, (item, outcome) => this.sent(item, outcome));
-    this.running = Promise.all([this.connection.run(), sender.run()]);
+    const sender = new Sender(outbox, this.route, this.timers, (item, outcome) => this.sent(item, outcome));
+    this.stopNetwork = this.network.subscribe((online) => {
+      if (online) this.poller.pollNow();
+    });
+    this.running = Promise.all([this.connection.run(), sender.run(), this.firstConfig()]);
     this.schedulePositionCheck();
   }
 
@@ -99,6 +192,10 @@ export class ParleyClient {
   async close(): Promise<void> {
     this.closed = true;
     this.timers.clearTimeout(this.positionCheck);
+    this.config.stop();
+    this.poller.stop();
+    this.stopNetwork?.();
+    this.route.changed(); // a send waiting for its transport ends
     this.outbox?.close();
     this.connection.close();
     for (const conversation of this.conversations.values()) conversation.stopTyping();
@@ -107,8 +204,37 @@ export class ParleyClient {
 
   // ---- state -------------------------------------------------------------------------------
 
+  /**
+   * `connecting` / `connected` / `disconnected`: the socket's state, or while messages go
+   * over HTTP, the polling's (`connected` once a request got through, `disconnected` while none does).
+   */
   get state(): ConnectionState {
-    return this.connection.state;
+    if (this.closed) return "disconnected";
+    return this.current.messages === "http" ? this.poller.state : this.connection.state;
+  }
+
+  /**
+   * The modes in force now: {@link ParleyClientOptions.features} capped by the server's client
+   * config, all `http` / `off` while the socket cannot be opened.
+   */
+  get modes(): FeatureModes {
+    return this.current;
+  }
+
+  /** The server's client config as last read (PROTOCOL §7; the default until it was). */
+  get clientConfig(): ClientConfig {
+    return this.config.config;
+  }
+
+  /** Calls `listener` with the modes each time they change; returns the unsubscribe. */
+  onModesChange(listener: (modes: FeatureModes) => void): () => void {
+    this.modeListeners.add(listener);
+    return () => this.modeListeners.delete(listener);
+  }
+
+  /** Read the server's client config now (it is also read after every reconnect and every 5 minutes). */
+  async refreshConfig(): Promise<void> {
+    await this.config.refresh();
   }
 
   /** Why the last connection attempt failed (`AuthError` for a refused token), or null. */
@@ -118,7 +244,8 @@ export class ParleyClient {
 
   /** Calls `listener` with each new state (connecting, connected, disconnected); returns the unsubscribe. */
   onStateChange(listener: (state: ConnectionState) => void): () => void {
-    return this.connection.onStateChange(listener);
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
   }
 
   /** Calls `listener` with the error of each failed connection attempt; returns the unsubscribe. */
@@ -126,13 +253,24 @@ export class ParleyClient {
     return this.connection.onError(listener);
   }
 
+  /** Resolves once {@link state} is `connected`; rejects with `ClientClosed` if closed first. */
   waitConnected(): Promise<void> {
-    return this.connection.waitConnected();
+    if (this.state === "connected") return Promise.resolve();
+    if (this.closed) return Promise.reject(new ClientClosed());
+    return new Promise((resolve, reject) => {
+      const stop = this.onStateChange(() => {
+        if (this.state !== "connected" && !this.closed) return;
+        stop();
+        if (this.closed) reject(new ClientClosed());
+        else resolve();
+      });
+    });
   }
 
-  /** Skip the reconnect backoff and try now. */
+  /** Skip the reconnect backoff (and the wait for the next poll) and try now. */
   reconnectNow(): void {
     this.connection.reconnectNow();
+    this.poller.pollNow();
   }
 
   /** Messages waiting to be sent, all conversations together. */
@@ -157,9 +295,12 @@ export class ParleyClient {
       outbox,
       timers: this.timers,
       newId: this.options.newId ?? uuid4,
+      channel: () => this.channel(),
+      modes: () => this.current,
     });
     this.conversations.set(conversationId, conversation);
     if (this.connection.connected) this.join(conversation).catch(() => undefined);
+    if (this.polled) this.pollFirst(conversation);
     return conversation;
   }
 
@@ -169,6 +310,7 @@ export class ParleyClient {
     const joining = this.joining.get(conversationId);
     if (joining !== undefined) await joining;
     else if (!conversation.joined && this.connection.connected) await this.join(conversation);
+    if (this.polled) await (this.firstPolls.get(conversationId) ?? this.pollFirst(conversation));
     return conversation;
   }
 
@@ -215,13 +357,76 @@ export class ParleyClient {
   }
 
   private afterConnect(): void {
+    if (this.socketFailing) {
+      this.socketFailing = false;
+      this.updateModes();
+    }
+    void this.config.refresh(); // after every reconnect (PROTOCOL §7)
     for (const conversation of this.conversations.values()) this.join(conversation).catch(() => undefined);
+  }
+
+  /** The first config read; only then is a socket opened, if some feature wants one. */
+  private async firstConfig(): Promise<void> {
+    await this.config.refresh();
+    if (!this.closed) this.updateModes();
+  }
+
+  private pollFirst(conversation: Conversation): Promise<boolean> {
+    const run = this.poller.pollConversation(conversation).finally(() => this.firstPolls.delete(conversation.id));
+    this.firstPolls.set(conversation.id, run);
+    return run;
+  }
+
+  /** Some feature is polled over HTTP now. */
+  private get polled(): boolean {
+    return this.current.messages === "http" || this.current.presence === "http";
+  }
+
+  private channel(): MessagesChannel {
+    return this.current.messages === "http" ? this.httpMessages : this.socketMessages;
+  }
+
+  /** Apply the app's choice, the server's ceiling and the socket's health; act on what changed. */
+  private updateModes(): void {
+    if (this.closed) return;
+    const capped = capModes(this.wanted, this.config.config.features);
+    const next = this.socketFailing && needsSocket(capped) ? ALL_HTTP : capped;
+    this.connection.setEnabled(needsSocket(capped)); // a failing socket keeps trying
+    const previous = this.current;
+    if (!sameModes(previous, next)) {
+      this.current = next;
+      this.switched(previous, next);
+      for (const listener of [...this.modeListeners]) guarded(() => listener(next));
+    }
+    this.updateState();
+  }
+
+  private switched(previous: FeatureModes, next: FeatureModes): void {
+    this.route.changed(); // a send waiting for one transport may go by the other now
+    this.poller.setActive(next.messages === "http" || next.presence === "http");
+    if (previous.typing === "socket" && next.typing === "off") {
+      for (const conversation of this.conversations.values()) conversation.typingOff();
+    }
+    const toSocket =
+      (previous.messages === "http" && next.messages === "socket") ||
+      (previous.presence === "http" && next.presence === "socket");
+    if (toSocket && this.connection.connected) {
+      // Events were ignored while polled: join again for a fresh snapshot and sync after the last seq.
+      for (const conversation of this.conversations.values()) this.join(conversation).catch(() => undefined);
+    }
+  }
+
+  private updateState(): void {
+    const state = this.state;
+    if (state === this.shownState) return;
+    this.shownState = state;
+    for (const listener of [...this.stateListeners]) guarded(() => listener(state));
   }
 
   private schedulePositionCheck(): void {
     this.positionCheck = this.timers.setTimeout(() => {
       if (this.closed) return;
-      if (this.connection.connected) {
+      if (this.connection.connected && this.current.messages === "socket") {
         for (const conversation of this.conversations.values()) {
           conversation.sync().catch(() => undefined);
         }
@@ -246,15 +451,35 @@ export class ParleyClient {
         if (conversation !== undefined) handle(conversation, data as Record<string, unknown>);
       });
     };
+    // A feature in `http` / `off` mode ignores its socket events: they come from polling, or not at all.
+    const messages = (): boolean => this.current.messages === "socket";
+    const typing = (): boolean => this.current.typing === "socket";
+    const presence = (): boolean => this.current.presence === "socket";
     this.connection.on("message:new", (data) => {
       const message = isRecord(data) ? data["message"] : undefined;
-      this.about(message)?.messageNew(message as WireMessage);
+      if (messages()) this.about(message)?.messageNew(message as WireMessage);
     });
-    on("typing:start", (c, data) => c.typing.started(String(data["userId"])));
-    on("typing:stop", (c, data) => c.typing.stopped(String(data["userId"])));
-    on("user:online", (c, data) => c.presence(String(data["userId"]), true));
-    on("user:offline", (c, data) => c.presence(String(data["userId"]), false));
-    on("message:delivered", (c, data) => c.receipt("delivered", String(data["userId"]), Number(data["upToSeq"])));
-    on("message:read", (c, data) => c.receipt("read", String(data["userId"]), Number(data["upToSeq"])));
+    on("typing:start", (c, data) => typing() && c.typing.started(String(data["userId"])));
+    on("typing:stop", (c, data) => typing() && c.typing.stopped(String(data["userId"])));
+    on("user:online", (c, data) => presence() && c.presence(String(data["userId"]), true));
+    on("user:offline", (c, data) => presence() && c.presence(String(data["userId"]), false));
+    on("message:delivered", (c, data) => {
+      if (messages()) c.receipt("delivered", String(data["userId"]), Number(data["upToSeq"]));
+    });
+    on("message:read", (c, data) => {
+      if (messages()) c.receipt("read", String(data["userId"]), Number(data["upToSeq"]));
+    });
   }
+}
+
+function guarded(work: () => void): void {
+  try {
+    work();
+  } catch (error) {
+    warn("a listener failed", error);
+  }
+}
+
+function definedOnly<T extends object>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<T>;
 }

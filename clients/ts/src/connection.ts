@@ -62,6 +62,8 @@ export interface ConnectionOptions {
   random?: (() => number) | undefined;
   network?: NetworkStatus | undefined;
   socketFactory?: SocketFactory | undefined;
+  /** Start wanting a connection (default true); see {@link Connection.setEnabled}. */
+  enabled?: boolean | undefined;
 }
 
 interface Link {
@@ -75,8 +77,9 @@ export class Connection {
   lastError: Error | null = null;
   /** Run (not awaited) after every successful connect: rejoin, resync. */
   readonly onConnected: Array<() => unknown> = [];
-  private readonly options: Required<Omit<ConnectionOptions, "deviceId" | "random">> &
+  private readonly options: Required<Omit<ConnectionOptions, "deviceId" | "random" | "enabled">> &
     Pick<ConnectionOptions, "deviceId" | "random">;
+  private enabled: boolean;
   private readonly handlers = new Map<string, Set<EventHandler>>();
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
   private readonly errorListeners = new Set<(error: Error) => void>();
@@ -97,6 +100,7 @@ export class Connection {
       socketFactory: socketIoFactory,
       ...definedOnly(options),
     } as Connection["options"];
+    this.enabled = options.enabled ?? true;
   }
 
   // ---- observing ------------------------------------------------------------------------
@@ -161,9 +165,9 @@ export class Connection {
     this.stopNetwork = network.subscribe((online) => this.networkChanged(online));
     let attempt = 0;
     while (!this.closing) {
-      if (!network.isOnline()) {
+      if (!this.enabled || !network.isOnline()) {
         this.setState("disconnected");
-        await this.rest(Number.POSITIVE_INFINITY); // until the device is back online
+        await this.rest(Number.POSITIVE_INFINITY); // until enabled and the device is back online
         continue;
       }
       this.setState("connecting");
@@ -172,6 +176,7 @@ export class Connection {
         link = await this.connectOnce();
       } catch (error) {
         if (this.closing) break;
+        if (!this.enabled) continue; // switched off mid-attempt: not a failure
         this.failed(error);
         await this.rest(reconnectDelay(attempt, random));
         attempt += 1;
@@ -185,6 +190,25 @@ export class Connection {
       }
     }
     this.setState("disconnected");
+  }
+
+  /**
+   * Whether a connection is wanted at all: off (every feature over HTTP, PROTOCOL §7) drops
+   * the link and makes no attempt; on connects now, without waiting for a backoff step.
+   */
+  setEnabled(enabled: boolean): void {
+    if (enabled === this.enabled) return;
+    this.enabled = enabled;
+    if (enabled) {
+      this.wakeUp?.();
+      return;
+    }
+    this.abortAttempt?.();
+    this.socket?.disconnect();
+  }
+
+  get isEnabled(): boolean {
+    return this.enabled;
   }
 
   /** Skip the current backoff wait and try now (an app's "reconnect" button). */

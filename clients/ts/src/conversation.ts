@@ -1,6 +1,8 @@
 /** One conversation as an app sees it: its messages, members, typing, and what to send. */
 
 import { REQUEST_TIMEOUT_MS } from "./backoff.js";
+import type { MessagesChannel } from "./channels.js";
+import type { FeatureModes } from "./config.js";
 import type { Connection } from "./connection.js";
 import { warn } from "./connection.js";
 import { NotConnected, ParleyError, errorFromAck, isRecord } from "./errors.js";
@@ -39,6 +41,10 @@ type Listener = (conversation: Conversation) => void;
 export interface ConversationDeps {
   userId: string;
   connection: Pick<Connection, "connected" | "call" | "emit">;
+  /** The channel for sync and receipts in the current messages mode (socket or HTTP). */
+  channel: () => MessagesChannel;
+  /** The modes in force now (the app's choice capped by the server's config). */
+  modes: () => FeatureModes;
   outbox: Outbox;
   timers: Timers;
   newId: () => string;
@@ -140,9 +146,9 @@ export class Conversation {
     await this.deps.outbox.put({ conversationId: this.id, clientMessageId: local.clientMessageId, body: local.text });
   }
 
-  /** The user typed: `typing:start` now, `typing:stop` after 2 s without another. */
+  /** The user typed: `typing:start` now, `typing:stop` after 2 s without another (nothing when typing is `off`). */
   keystroke(): void {
-    this.typingSender.keystroke();
+    if (this.deps.modes().typing === "socket") this.typingSender.keystroke();
   }
 
   /** The user cleared the draft or left: `typing:stop` now if it was sent. */
@@ -153,12 +159,13 @@ export class Conversation {
   /** The user saw everything up to `upToSeq` (default: everything held without a gap). */
   async markRead(upToSeq?: number): Promise<void> {
     const seq = upToSeq ?? this.store.contiguousSeq;
-    if (seq <= this.readSent || !this.deps.connection.connected) return;
+    const channel = this.deps.channel();
+    if (seq <= this.readSent || !channel.available) return;
     const before = this.readSent;
     this.readSent = seq;
     this.changed();
     try {
-      await this.request("message:read", { conversationId: this.id, upToSeq: seq });
+      await channel.receipt(this.id, "read", seq);
     } catch (error) {
       this.readSent = before; // asked again at the next call
       throw error;
@@ -190,11 +197,7 @@ export class Conversation {
   async joinAndSync(): Promise<void> {
     const snapshot = await this.request("conversation:join", { conversationId: this.id });
     this.joined = true;
-    const members = Array.isArray(snapshot["members"]) ? snapshot["members"] : [];
-    this.members = new Map(members.filter(isRecord).map((m) => [String(m["userId"]), memberFromWire(m)]));
-    const me = this.members.get(this.userId);
-    if (me !== undefined) this.readSent = Math.max(this.readSent, me.lastReadSeq);
-    this.changed();
+    this.applyMembers(Array.isArray(snapshot["members"]) ? snapshot["members"] : [], { online: true });
     await this.sync();
     if (Number(snapshot["lastSeq"] ?? 0) > this.store.contiguousSeq) await this.sync();
   }
@@ -250,6 +253,29 @@ export class Conversation {
     this.changed();
   }
 
+  /**
+   * Members as the server listed them (a join, or `GET /api/conversations/{id}` when polling):
+   * watermarks only move forward; `online` flags are taken when `online` is set (presence from
+   * this source), else kept.
+   */
+  applyMembers(wire: readonly unknown[], { online }: { online: boolean }): void {
+    const next = new Map<string, Member>();
+    for (const raw of wire.filter(isRecord)) {
+      const member = memberFromWire(raw);
+      const held = this.members.get(member.userId);
+      next.set(member.userId, {
+        userId: member.userId,
+        online: online || held === undefined ? member.online : held.online,
+        lastDeliveredSeq: Math.max(member.lastDeliveredSeq, held?.lastDeliveredSeq ?? 0),
+        lastReadSeq: Math.max(member.lastReadSeq, held?.lastReadSeq ?? 0),
+      });
+    }
+    this.members = next;
+    const me = this.members.get(this.userId);
+    if (me !== undefined) this.readSent = Math.max(this.readSent, me.lastReadSeq);
+    this.changed();
+  }
+
   presence(userId: string, online: boolean): void {
     this.updateMember(userId, { online });
   }
@@ -263,11 +289,21 @@ export class Conversation {
     if (userId === this.userId && kind === "read") this.readSent = Math.max(this.readSent, upToSeq);
   }
 
+  /** The socket is gone (or the conversation was left): not joined, no typing; online flags cleared unless polled. */
   disconnected(): void {
     this.joined = false;
     this.typing.clear();
-    for (const member of this.members.values()) this.members.set(member.userId, { ...member, online: false });
+    if (this.deps.modes().presence === "socket") {
+      for (const member of this.members.values()) this.members.set(member.userId, { ...member, online: false });
+    }
     this.changed();
+  }
+
+  /** Typing was turned `off`: stop sending it and hide others'. */
+  typingOff(): void {
+    this.typingSender.stop();
+    this.typing.clear();
+    this.changed({ messages: false });
   }
 
   // ---- internals ---------------------------------------------------------------------------
@@ -277,14 +313,9 @@ export class Conversation {
       this.syncAgain = false;
       for (;;) {
         const before = this.store.contiguousSeq;
-        const page = await this.request("messages:sync", {
-          conversationId: this.id,
-          afterSeq: before,
-          limit: 500,
-        });
-        const messages = (Array.isArray(page["messages"]) ? page["messages"] : []) as WireMessage[];
-        for (const wire of messages) this.store.merge(wire);
-        if (page["hasMore"] !== true || messages.length === 0 || this.store.contiguousSeq === before) break;
+        const page = await this.deps.channel().page(this.id, before);
+        for (const wire of page.messages) this.store.merge(wire);
+        if (!page.hasMore || page.messages.length === 0 || this.store.contiguousSeq === before) break;
       }
     } while (this.syncAgain);
     this.changed();
@@ -293,11 +324,12 @@ export class Conversation {
 
   private async acknowledgeDelivery(): Promise<void> {
     const seq = this.store.contiguousSeq;
-    if (seq <= this.deliveredSent || !this.deps.connection.connected) return;
+    const channel = this.deps.channel();
+    if (seq <= this.deliveredSent || !channel.available) return;
     const before = this.deliveredSent;
     this.deliveredSent = seq;
     try {
-      await this.request("message:delivered", { conversationId: this.id, upToSeq: seq });
+      await channel.receipt(this.id, "delivered", seq);
     } catch (error) {
       if (this.deliveredSent === seq) this.deliveredSent = before; // sent again at the next sync
       throw error;

@@ -43,8 +43,8 @@ export class HttpError extends ParleyError {
   override name = "HttpError";
   readonly status: number;
 
-  constructor(status: number, code: string, message?: string) {
-    super(code, message);
+  constructor(status: number, code: string, message?: string, options: { retryAfterMs?: number } = {}) {
+    super(code, message, options);
     this.status = status;
   }
 }

@@ -1,8 +1,11 @@
-/** The HTTP API of PROTOCOL §5 that apps need beside the socket: conversations, and dev tokens. */
+/**
+ * The HTTP API of PROTOCOL §5: conversations and dev tokens for apps, and the polling path
+ * of §7 (messages, receipts, the client config) that the client uses for a feature in `http` mode.
+ */
 
 import { HttpError, isRecord } from "./errors.js";
 import type { TokenProvider } from "./connection.js";
-import type { Member } from "./models.js";
+import type { Member, WireMessage } from "./models.js";
 
 export interface ConversationInfo {
   id: string;
@@ -17,7 +20,22 @@ export interface ConversationInfo {
 interface FetchResponse {
   readonly ok: boolean;
   readonly status: number;
+  /** Read for `Retry-After` on a 429 (optional: a fetch without headers waits 1 s). */
+  readonly headers?: { get(name: string): string | null };
   json(): Promise<unknown>;
+}
+
+/** A page of messages (PROTOCOL §4.7, `GET /api/conversations/{id}/messages`). */
+export interface MessagePage {
+  messages: WireMessage[];
+  hasMore: boolean;
+  lastSeq: number;
+}
+
+/** The answer to a send (`POST /api/conversations/{id}/messages`), as the socket's ack has it. */
+export interface SentMessage {
+  message: WireMessage;
+  duplicate: boolean;
 }
 
 /** `fetch` as the SDK uses it (the browser's, React Native's and Node's all fit). */
@@ -52,8 +70,42 @@ export class ParleyHttp {
     return (await this.request("POST", "/api/conversations", body)) as ConversationInfo;
   }
 
+  /** One conversation, with its `members` (online flags and receipt watermarks, PROTOCOL §4.3). */
   async getConversation(conversationId: string): Promise<ConversationInfo> {
-    return (await this.request("GET", `/api/conversations/${encodeURIComponent(conversationId)}`)) as ConversationInfo;
+    return (await this.request("GET", conversationPath(conversationId))) as ConversationInfo;
+  }
+
+  /** Messages after seq `afterSeq`, ascending, at most `limit` (the server caps it at 500). */
+  async messages(conversationId: string, afterSeq: number, limit = 500): Promise<MessagePage> {
+    const answer = await this.request("GET", `${conversationPath(conversationId)}/messages?afterSeq=${afterSeq}&limit=${limit}`);
+    const page = isRecord(answer) ? answer : {};
+    return {
+      messages: (Array.isArray(page["messages"]) ? page["messages"] : []) as WireMessage[],
+      hasMore: page["hasMore"] === true,
+      lastSeq: Number(page["lastSeq"] ?? 0) || 0,
+    };
+  }
+
+  /**
+   * Send over HTTP, idempotent by `clientMessageId` like `message:send` (a repeat answers
+   * `duplicate: true`). `body` is the text as typed. Refusals are {@link HttpError}s with the
+   * code of PROTOCOL §3 (429: `rate_limited` with `retryAfterMs` from `Retry-After`).
+   */
+  async sendMessage(conversationId: string, clientMessageId: string, body: string): Promise<SentMessage> {
+    const answer = await this.request("POST", `${conversationPath(conversationId)}/messages`, { clientMessageId, body });
+    if (!isRecord(answer) || !isRecord(answer["message"])) throw new HttpError(200, "internal", "malformed answer");
+    return { message: answer["message"] as unknown as WireMessage, duplicate: answer["duplicate"] === true };
+  }
+
+  /** `POST …/delivered` or `…/read`: the stored watermark (PROTOCOL §4.6). */
+  async receipt(conversationId: string, kind: "delivered" | "read", upToSeq: number): Promise<number> {
+    const answer = await this.request("POST", `${conversationPath(conversationId)}/${kind}`, { upToSeq });
+    return isRecord(answer) ? Number(answer["upToSeq"] ?? upToSeq) : upToSeq;
+  }
+
+  /** `GET /api/client-config` (PROTOCOL §7), as the server sent it: see `parseClientConfig`. */
+  async clientConfig(): Promise<unknown> {
+    return this.request("GET", "/api/client-config");
   }
 
   private async request(method: string, path: string, body?: unknown): Promise<unknown> {
@@ -81,6 +133,10 @@ export async function devToken(url: string, userId: string, fetch: FetchLike = g
   return answer["token"];
 }
 
+function conversationPath(conversationId: string): string {
+  return `/api/conversations/${encodeURIComponent(conversationId)}`;
+}
+
 async function call(fetch: FetchLike, url: string, init: Parameters<FetchLike>[1]): Promise<unknown> {
   let response: FetchResponse;
   try {
@@ -93,5 +149,12 @@ async function call(fetch: FetchLike, url: string, init: Parameters<FetchLike>[1
   const error = isRecord(answer) && isRecord(answer["error"]) ? answer["error"] : {};
   const code = typeof error["code"] === "string" ? error["code"] : `http_${response.status}`;
   const message = typeof error["message"] === "string" ? error["message"] : `HTTP ${response.status}`;
-  throw new HttpError(response.status, code, message);
+  throw new HttpError(response.status, code, message, retryAfter(response));
+}
+
+/** `Retry-After` (whole seconds) of a 429 in milliseconds; 1 s when it is missing. */
+function retryAfter(response: FetchResponse): { retryAfterMs?: number } {
+  if (response.status !== 429) return {};
+  const seconds = Number(response.headers?.get("retry-after") ?? "1");
+  return { retryAfterMs: Number.isFinite(seconds) && seconds >= 0 ? seconds * 1_000 : 1_000 };
 }

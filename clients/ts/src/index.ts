@@ -2,6 +2,17 @@
 
 export { ParleyClient, type ParleyClientOptions } from "./client.js";
 export {
+  CONFIG_REFRESH_MS,
+  DEFAULT_CLIENT_CONFIG,
+  capModes,
+  parseClientConfig,
+  type ClientConfig,
+  type FeatureModes,
+  type MessagesMode,
+  type PresenceMode,
+  type TypingMode,
+} from "./config.js";
+export {
   Connection,
   socketIoFactory,
   type SocketFactory,
@@ -22,7 +33,14 @@ export {
   type AuthErrorCode,
   type ErrorCode,
 } from "./errors.js";
-export { ParleyHttp, devToken, type ConversationInfo, type FetchLike } from "./http.js";
+export {
+  ParleyHttp,
+  devToken,
+  type ConversationInfo,
+  type FetchLike,
+  type MessagePage,
+  type SentMessage,
+} from "./http.js";
 export { tokenClaims, tokenSubject, uuid4 } from "./ids.js";
 export type { ConnectionState, Member, Message, MessageStatus, WireMessage } from "./models.js";
 export { alwaysOnline, browserNetwork, netInfoNetwork, type NetInfoLike, type NetworkStatus } from "./network.js";

@@ -6,6 +6,7 @@
  * spent disconnected does not count: the message waits, queued, for the connection.
  * `rate_limited` waits `retryAfterMs` and does not count either; `unavailable` and
  * `internal` count like a lost ack; `forbidden`, `not_found` and `invalid_payload` fail at once.
+ * The same rules hold over HTTP (PROTOCOL §7): each attempt goes where the messages mode says.
  */
 
 import { ACK_TIMEOUT_MS, SEND_RETRY_DELAYS_MS } from "./backoff.js";
@@ -14,11 +15,12 @@ import type { WireMessage } from "./models.js";
 import type { Outbox, OutboxItem } from "./outbox.js";
 import { TimeoutError, type Timers, sleep, within } from "./timers.js";
 
-/** The connection as the sender needs it. */
-export interface SocketPort {
-  readonly connected: boolean;
-  waitConnected(): Promise<void>;
-  call(event: string, payload: Record<string, unknown>): Promise<unknown>;
+/** Where attempts go: the socket's `message:send` or HTTP (`MessageRoute`), answered like the socket's ack. */
+export interface SendPort {
+  /** Resolves when an attempt can be made (connected; over HTTP, online); rejects with `ClientClosed`. */
+  ready(): Promise<void>;
+  /** One attempt: the ack, or `NotConnected` when the link was not there. */
+  send(payload: { conversationId: string; clientMessageId: string; body: string }): Promise<unknown>;
 }
 
 export interface SendAck {
@@ -32,7 +34,7 @@ export type Outcome = SendAck | ParleyError;
 export class Sender {
   constructor(
     private readonly outbox: Outbox,
-    private readonly socket: SocketPort,
+    private readonly port: SendPort,
     private readonly timers: Timers,
     private readonly onOutcome: (item: OutboxItem, outcome: Outcome) => void,
   ) {}
@@ -62,10 +64,10 @@ export class Sender {
     };
     let unanswered = 0;
     for (;;) {
-      await this.socket.waitConnected();
+      await this.port.ready();
       let ack: unknown;
       try {
-        ack = await within(this.timers, ACK_TIMEOUT_MS, this.socket.call("message:send", payload));
+        ack = await within(this.timers, ACK_TIMEOUT_MS, this.port.send(payload));
       } catch (error) {
         if (error instanceof NotConnected) continue; // the link failed, not the server: uncounted
         if (!(error instanceof TimeoutError)) throw error;

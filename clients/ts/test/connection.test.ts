@@ -79,6 +79,7 @@ describe("connection", () => {
   it("gives up on an attempt that gets no answer in 5 s", async () => {
     const server = new FakeServer();
     server.mode = "silent";
+    server.httpMode = "unreachable"; // nor can HTTP be used instead
     stampAttempts(server);
     const start = Date.now();
     const client = await startClient(server, "alice");

@@ -1,6 +1,7 @@
 /** A scriptable in-memory Parley server and sockets for it: the SDK's tests run on fake timers. */
 
 import type { SocketFactory, SocketLike, SocketOptions } from "../src/connection.js";
+import type { FetchLike } from "../src/http.js";
 import { tokenSubject } from "../src/ids.js";
 import type { WireMessage } from "../src/models.js";
 
@@ -44,6 +45,12 @@ export class FakeServer {
     message: "auth_expired",
     data: { code: "auth_expired", message: "the token has expired" },
   };
+  /** What HTTP requests meet: `"socket"` follows {@link mode} (unreachable for both, else answered). */
+  httpMode: "socket" | "accept" | "unreachable" | "silent" = "socket";
+  /** `GET /api/client-config`'s answer; `null`: 404, as a server from before PROTOCOL §7. */
+  clientConfig: unknown = { features: { messages: "socket", typing: "socket", presence: "socket" }, httpPollIntervalMs: 3_000 };
+  /** Every HTTP request, as `METHOD /path?query`. */
+  readonly requests: Array<{ method: string; path: string; body: Record<string, unknown>; at: number }> = [];
   readonly messages = new Map<string, WireMessage[]>();
   readonly members = new Map<string, Map<string, Member>>();
   readonly online = new Set<string>();
@@ -62,6 +69,89 @@ export class FakeServer {
   }
 
   readonly factory: SocketFactory = (_url, options) => new FakeSocket(this, options);
+
+  /** The HTTP API of PROTOCOL §5 and §7 over the same data as the sockets. */
+  readonly fetch: FetchLike = async (url, init) => {
+    const mode = this.httpMode === "socket" ? (this.mode === "unreachable" ? "unreachable" : "accept") : this.httpMode;
+    await Promise.resolve();
+    if (mode === "unreachable") throw new TypeError("fetch failed");
+    if (mode === "silent") return new Promise(() => undefined);
+    const [pathname = "", search = ""] = url.replace(/^https?:\/\/[^/]+/, "").split("?");
+    const searchParams = new Map(search.split("&").filter(Boolean).map((kv) => kv.split("=") as [string, string]));
+    const body = (init.body !== undefined ? JSON.parse(init.body) : {}) as Record<string, unknown>;
+    this.requests.push({ method: init.method, path: search ? `${pathname}?${search}` : pathname, body, at: this.now() });
+    const token = (init.headers["authorization"] ?? "").replace(/^Bearer /, "");
+    const [status, answer, headers] = this.route(init.method, pathname.split("/").slice(2), searchParams, body, token);
+    return {
+      ok: status < 300,
+      status,
+      headers: { get: (name: string) => headers?.[name.toLowerCase()] ?? null },
+      json: async () => answer,
+    };
+  };
+
+  /** HTTP requests to one route, e.g. `("GET", "/api/conversations/c1/messages")`, query left out. */
+  calls(method: string, path: string): Array<{ query: string; body: Record<string, unknown>; at: number }> {
+    return this.requests
+      .filter((r) => r.method === method && r.path.split("?")[0] === path)
+      .map((r) => ({ query: r.path.split("?")[1] ?? "", body: r.body, at: r.at }));
+  }
+
+  /** Replace the answer of an HTTP route (`"POST messages"`, `"GET conversation"`, ...) for a while. */
+  readonly httpHandlers = new Map<string, (body: Record<string, unknown>) => [number, unknown, Record<string, string>?]>();
+
+  private route(
+    method: string,
+    path: string[],
+    query: Map<string, string>,
+    body: Record<string, unknown>,
+    token: string,
+  ): [number, unknown, Record<string, string>?] {
+    const userId = (() => {
+      try {
+        return tokenSubject(token);
+      } catch {
+        return "";
+      }
+    })();
+    if (userId === "") return [401, { error: { code: "unauthenticated", message: "no token" } }];
+    const [first, id, sub] = path;
+    if (first === "client-config") return this.clientConfig === null ? [404, { error: { code: "not_found" } }] : [200, this.clientConfig];
+    if (first !== "conversations" || id === undefined) return [404, { error: { code: "not_found", message: "no route" } }];
+    const key = `${method} ${sub ?? "conversation"}`;
+    if (method === "POST") this.received.push({ event: `http:${key}`, payload: { conversationId: id, ...body }, at: this.now() });
+    const override = this.httpHandlers.get(key);
+    if (override !== undefined) return override(body);
+    const members = this.members.get(id);
+    if (members === undefined) return [404, { error: { code: "not_found", message: "no such conversation" } }];
+    const asAck = (ack: unknown, created = false): [number, unknown] => {
+      const answer = ack as { ok: boolean; error?: { code: string } } & Record<string, unknown>;
+      if (answer.ok) {
+        const { ok: _ok, ...rest } = answer;
+        return [created && rest["duplicate"] === false ? 201 : 200, rest];
+      }
+      const code = answer.error?.code ?? "internal";
+      const status = { invalid_payload: 422, forbidden: 403, not_found: 404, rate_limited: 429 }[code] ?? 503;
+      return [status, { error: answer.error }];
+    };
+    if (key === "GET conversation") {
+      const list = this.messages.get(id) ?? [];
+      return [200, {
+        id, title: null, memberIds: [...members.keys()], createdAt: "2026-11-26T09:00:00.000Z", lastSeq: list.length,
+        members: [...members.values()].map((m) => ({ ...m, online: this.online.has(m.userId) })),
+      }];
+    }
+    if (key === "GET messages") {
+      const afterSeq = Number(query.get("afterSeq") ?? 0);
+      const limit = Number(query.get("limit") ?? 100);
+      return asAck(this.sync({ conversationId: id, afterSeq, limit }));
+    }
+    if (key === "POST messages") return asAck(this.send(userId, { conversationId: id, ...body }), true);
+    if (key === "POST delivered" || key === "POST read") {
+      return asAck(this.receipt(sub as "delivered" | "read", userId, { conversationId: id, ...body }));
+    }
+    return [404, { error: { code: "not_found", message: "no route" } }];
+  }
 
   /** Replace the handler of a client event (return {@link NO_ANSWER} to never answer). */
   handle(event: string, handler: Handler): void {

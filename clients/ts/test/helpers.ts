@@ -41,6 +41,7 @@ export async function startClient(
     url: "http://parley.test",
     tokenProvider: () => jwt(user),
     socketFactory: server.factory,
+    fetch: server.fetch,
     random: () => 0.5, // no jitter: exact delays
     ...options,
   });
