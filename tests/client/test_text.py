@@ -11,6 +11,8 @@ from parley_client import MessageStatus
 from parley_client.clock import FakeClock
 from parley_client.conversation import Conversation
 from parley_client.errors import Unavailable
+from parley_client.feature_switch import FeatureSwitch
+from parley_client.modes import Modes
 from parley_client.outbox import Outbox
 from parley_client.text import decode, encode
 
@@ -47,7 +49,17 @@ class Offline:
 
 def offline_conversation(outbox: Outbox) -> Conversation:
     connection: Any = Offline()
-    return Conversation("c1", user_id="alice", connection=connection, outbox=outbox, clock=FakeClock())
+    unused: Any = None  # neither the HTTP API nor the message channel is reached
+    return Conversation(
+        "c1",
+        user_id="alice",
+        connection=connection,
+        channel=connection,
+        http=unused,
+        switch=FeatureSwitch(Modes()),
+        outbox=outbox,
+        clock=FakeClock(),
+    )
 
 
 async def test_a_failed_message_is_sent_again_as_its_text() -> None:

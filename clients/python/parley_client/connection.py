@@ -83,6 +83,7 @@ class Connection:
         self._wake = asyncio.Event()
         self._state_listeners: list[Callable[[ConnectionState], None]] = []
         self.on_connected: list[Callable[[], Awaitable[None]]] = []
+        self.on_attempt_failed: list[Callable[[Exception], None]] = []  # not for refused tokens
         self._closing = False
         self._expired = False
         self.sio.on("disconnect", self._on_disconnect)
@@ -145,6 +146,10 @@ class Connection:
         """Skip the wait before the next attempt (an app's "reconnect" button, a new sign-in)."""
         self._wake.set()
 
+    def reopen(self) -> None:
+        """Allow :meth:`run` again after :meth:`close` (a feature moved back to the socket)."""
+        self._closing = False
+
     async def run(self) -> None:
         """Connect, stay connected, reconnect with backoff; until :meth:`close`."""
         attempt = refusals = 0
@@ -166,6 +171,8 @@ class Connection:
             except Exception as exc:
                 self.last_error = exc
                 log.info("connect attempt %d failed: %r", attempt + 1, exc)
+                for hook in list(self.on_attempt_failed):
+                    hook(exc)
                 if self.state != ConnectionState.UNAUTHORIZED:
                     self._set_state(ConnectionState.DISCONNECTED)
                 await self._rest(reconnect_delay(attempt, self._rng))

@@ -23,7 +23,10 @@ from parley_client.text import encode
 from parley_client.typing_indicator import TypingSender, TypingWatcher
 
 if TYPE_CHECKING:
+    from parley_client.channel import MessageChannel
     from parley_client.connection import Connection
+    from parley_client.feature_switch import FeatureSwitch
+    from parley_client.http_api import HttpApi
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,9 @@ class Conversation:
         *,
         user_id: str,
         connection: Connection,
+        channel: MessageChannel,
+        http: HttpApi,
+        switch: FeatureSwitch,
         outbox: Outbox,
         clock: Clock,
     ) -> None:
@@ -53,7 +59,10 @@ class Conversation:
         self.user_id = user_id
         self.store = ConversationStore(conversation_id, user_id=user_id)
         self.members: dict[str, Member] = {}
-        self._connection = connection
+        self._connection = connection  # joins, leaves and typing: Socket.IO only
+        self._channel = channel  # the message events: Socket.IO or HTTP, as the switch says
+        self._http = http
+        self._switch = switch
         self._outbox = outbox
         self._clock = clock
         self._listeners: list[Listener] = []
@@ -112,8 +121,10 @@ class Conversation:
 
     def keystroke(self) -> None:
         """The user typed: ``typing:start`` now (and again at most every 3 s while typing goes
-        on), ``typing:stop`` after 2 s without another keystroke or on send."""
-        self._typing.keystroke()
+        on), ``typing:stop`` after 2 s without another keystroke or on send. Nothing while
+        typing is ``off`` (by the app's choice or the server's config)."""
+        if self._switch.effective.typing == "socket":
+            self._typing.keystroke()
 
     def stop_typing(self) -> None:
         """The user stopped typing without sending (cleared the input, left the screen)."""
@@ -121,9 +132,10 @@ class Conversation:
 
     async def mark_read(self, up_to_seq: int | None = None) -> None:
         """The user saw everything up to ``up_to_seq`` (default: everything held). Call it for
-        what is on screen while the user is there; a seq already marked is not sent again."""
+        what is on screen while the user is there; a seq already marked is not sent again.
+        Over Socket.IO or ``POST …/read``, as messages go."""
         seq = self.store.contiguous_seq if up_to_seq is None else up_to_seq
-        if seq > self._read_sent and self._connection.connected:
+        if seq > self._read_sent and self._channel.connected:
             await self._request("message:read", {"conversationId": self.id, "upToSeq": seq})
             self._read_sent = max(self._read_sent, seq)
 
@@ -150,14 +162,36 @@ class Conversation:
     # ---- driven by the client ------------------------------------------------------------
 
     async def _join_and_sync(self) -> None:
-        snapshot = await self._request("conversation:join", {"conversationId": self.id})
+        snapshot = await self._socket_request("conversation:join", {"conversationId": self.id})
         self.joined = True
-        self.members = {m["userId"]: Member.from_wire(m) for m in snapshot.get("members", [])}
-        if (me := self.members.get(self.user_id)) is not None:
-            self._read_sent = max(self._read_sent, me.last_read_seq)
+        self._take_members(snapshot.get("members", []), online=True)
         await self.sync()
         if snapshot.get("lastSeq", 0) > self.store.contiguous_seq:
             await self.sync()
+
+    async def _poll(self) -> None:
+        """One round of the polling path: the messages after the last seq held when they go
+        over HTTP, then the members (watermarks, and ``online`` when presence goes over HTTP)
+        from ``GET /api/conversations/{id}``."""
+        modes = self._switch.effective
+        if modes.messages == "http":
+            await self.sync()
+        if modes.polls:
+            detail = await self._http.conversation(self.id)
+            self._take_members(detail.get("members", []), online=self._switch.effective.presence == "http")
+            self._changed()
+
+    def _take_members(self, members: list[dict[str, Any]], *, online: bool) -> None:
+        """Members from a snapshot: watermarks only move forward; ``online`` taken if asked."""
+        for wire in members:
+            fresh = Member.from_wire(wire)
+            member = self.members.setdefault(fresh.user_id, Member(fresh.user_id))
+            member.last_delivered_seq = max(member.last_delivered_seq, fresh.last_delivered_seq)
+            member.last_read_seq = max(member.last_read_seq, fresh.last_read_seq)
+            if online:
+                member.online = fresh.online
+        if (me := self.members.get(self.user_id)) is not None:
+            self._read_sent = max(self._read_sent, me.last_read_seq)
 
     async def sync(self) -> None:
         """Fetch everything after the last seq held (coalesces concurrent requests)."""
@@ -211,28 +245,34 @@ class Conversation:
         self._changed()
 
     def _disconnected(self) -> None:
+        """The socket went away: joins and typing with it, and presence when it comes by socket."""
         self.joined = False
         self.typing.clear()
-        for member in self.members.values():
-            member.online = False
+        if self._switch.effective.presence == "socket":
+            for member in self.members.values():
+                member.online = False
         self._changed()
 
     # ---- internals -------------------------------------------------------------------
 
     async def _acknowledge_delivery(self) -> None:
         seq = self.store.contiguous_seq
-        if seq > self._delivered_sent and self._connection.connected:
+        if seq > self._delivered_sent and self._channel.connected:
             self._delivered_sent = seq
             await self._request("message:delivered", {"conversationId": self.id, "upToSeq": seq})
 
     async def _request(self, event: str, payload: dict[str, Any]) -> dict[str, Any]:
-        ack = await within(self._clock, REQUEST_TIMEOUT_S, self._connection.call(event, payload))
-        if not (isinstance(ack, dict) and ack.get("ok") is True):
-            raise error_from_ack(ack)
-        return ack
+        """A message event (sync, receipts), on the path in force."""
+        return _ok(await within(self._clock, REQUEST_TIMEOUT_S, self._channel.call(event, payload)))
+
+    async def _socket_request(self, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Joins and leaves: rooms exist on the socket only."""
+        return _ok(await within(self._clock, REQUEST_TIMEOUT_S, self._connection.call(event, payload)))
 
     async def _emit_typing(self, event: str) -> None:
-        await self._connection.emit(event, {"conversationId": self.id})
+        # A stop goes out even once typing is off, so that nobody is left shown as typing.
+        if event == "typing:stop" or self._switch.effective.typing == "socket":
+            await self._connection.emit(event, {"conversationId": self.id})
 
     async def _guarded(self, work: Awaitable[None]) -> None:
         try:
@@ -246,3 +286,9 @@ class Conversation:
                 listener(self)
             except Exception:
                 log.exception("a conversation listener failed")
+
+
+def _ok(ack: Any) -> dict[str, Any]:
+    if not (isinstance(ack, dict) and ack.get("ok") is True):
+        raise error_from_ack(ack)
+    return ack

@@ -1,0 +1,53 @@
+"""The polling path (PROTOCOL §7): every ``httpPollIntervalMs``, each followed conversation
+whose messages or presence go over HTTP is polled (see ``Conversation._poll``).
+
+A switch of modes starts a round at once (a feature just moved to HTTP is not left unread
+for an interval); a round that finds the server unreachable is followed by the link's backoff
+rather than the interval.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextlib import suppress
+from typing import TYPE_CHECKING
+
+from parley_client.clock import Clock, within
+from parley_client.feature_switch import FeatureSwitch
+from parley_client.http_link import HttpLink
+
+if TYPE_CHECKING:
+    from parley_client.conversation import Conversation
+
+log = logging.getLogger(__name__)
+
+
+class Poller:
+    def __init__(
+        self,
+        switch: FeatureSwitch,
+        link: HttpLink,
+        conversations: Callable[[], list[Conversation]],
+        clock: Clock,
+    ) -> None:
+        self._switch = switch
+        self._link = link
+        self._conversations = conversations
+        self._clock = clock
+        self.rounds = 0  # for tests and metrics: rounds made
+
+    async def run(self) -> None:
+        while True:
+            if not self._switch.effective.polls:
+                await self._switch.changed()
+                continue
+            await self._link.wait_usable()
+            for conversation in self._conversations():
+                try:
+                    await conversation._poll()
+                except Exception as exc:  # the next round tries again
+                    log.info("polling %s failed: %r", conversation.id, exc)
+            self.rounds += 1
+            with suppress(TimeoutError):
+                await within(self._clock, self._switch.poll_interval_s, self._switch.changed())
