@@ -8,6 +8,7 @@ rather than the interval.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import suppress
@@ -35,7 +36,13 @@ class Poller:
         self._link = link
         self._conversations = conversations
         self._clock = clock
-        self.rounds = 0  # for tests and metrics: rounds made
+        self.rounds = 0  # rounds made
+        self._round_done = asyncio.Event()
+
+    async def wait_rounds(self, rounds: int) -> None:
+        """Until ``rounds`` rounds have been made in all (for tests on a fake clock)."""
+        while self.rounds < rounds:
+            await self._round_done.wait()
 
     async def run(self) -> None:
         while True:
@@ -49,5 +56,7 @@ class Poller:
                 except Exception as exc:  # the next round tries again
                     log.info("polling %s failed: %r", conversation.id, exc)
             self.rounds += 1
+            self._round_done.set()
+            self._round_done = asyncio.Event()
             with suppress(TimeoutError):
                 await within(self._clock, self._switch.poll_interval_s, self._switch.changed())
