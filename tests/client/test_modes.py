@@ -168,7 +168,12 @@ async def test_a_client_whose_socket_is_blocked_keeps_working_over_http(
                 client(open_url, settings, bob) as bob_client,
             ):
                 over_http = asyncio.Event()
-                alice_client.on_state_change(lambda _: alice_client.modes == HTTP_ONLY and over_http.set())
+
+                def went_over_http(_: ConnectionState) -> None:
+                    if alice_client.modes == HTTP_ONLY:
+                        over_http.set()
+
+                alice_client.on_state_change(went_over_http)
                 mine, theirs = (
                     await alice_client.open(conversation_id),
                     await bob_client.open(conversation_id),
