@@ -78,3 +78,38 @@ async def test_rate_limited_sends_are_counted(stack: Stack, user: Callable[[str]
         before, "parley_messages_rate_limited_total"
     )
     assert limited >= 1
+
+
+async def test_per_transport_counters_show_socket_and_http_traffic(
+    stack: Stack, user: Callable[[str], str]
+) -> None:
+    """What docs/migration.md says to watch while moving clients off HTTP polling."""
+    alice, bob, conversation = await stack.pair(user)
+    before = await scrape(stack)
+
+    over_websocket = await stack.joined(alice, conversation)
+    await stack.joined(bob, conversation, transports=["polling"])
+    await over_websocket.call("message:send", message_payload(conversation))
+    await over_websocket.call("messages:sync", {"conversationId": conversation, "afterSeq": 0})
+    await over_websocket.call("message:read", {"conversationId": conversation, "upToSeq": 1})
+    await stack.post_message(bob, conversation)  # a poller: its send, its polls, its receipt
+    base = f"/api/conversations/{conversation}"
+    assert (
+        await stack.http.get(f"{base}/messages", params={"afterSeq": 1}, headers=stack.auth(bob))
+    ).is_success
+    assert (await stack.http.get(base, headers=stack.auth(bob))).is_success
+    assert (await stack.http.post(f"{base}/read", json={"upToSeq": 2}, headers=stack.auth(bob))).is_success
+    assert (await stack.http.get("/api/client-config", headers=stack.auth(bob))).is_success
+    after = await scrape(stack)
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert moved("parley_gateway_sockets", transport="websocket") == 1
+    assert moved("parley_gateway_sockets", transport="polling") == 1
+    for transport in ("socket", "http"):
+        assert moved("parley_messages_sends_total", transport=transport) == 1, transport
+        assert moved("parley_messages_syncs_total", transport=transport) == 1, transport
+        assert moved("parley_messages_receipts_total", transport=transport) == 1, transport
+    assert moved("parley_messages_conversation_reads_total") == 1
+    assert moved("parley_messages_client_config_reads_total") == 1

@@ -35,6 +35,7 @@ from parley_gateway.drain import Drain
 from parley_gateway.expiry import TokenExpiry
 from parley_gateway.fanout import room_events_to_sockets
 from parley_gateway.messages_client import MessagesClient
+from parley_gateway.metrics import SOCKETS_BY_TRANSPORT
 from parley_gateway.presence_reporter import PresenceReporter
 from parley_gateway.sio.gate import EngineGate
 from parley_gateway.sio.namespace import ChatNamespace
@@ -126,6 +127,8 @@ def create_app(
                 sessions=sessions,
             )
             sio.register_namespace(namespace)
+            SOCKETS_BY_TRANSPORT.source = lambda: _transports(sio, sessions)
+            stack.callback(setattr, SOCKETS_BY_TRANSPORT, "source", None)
             await stack.enter_async_context(manager_running(sio))
             await stack.enter_async_context(room_events_to_sockets(app_bus, sio))
             yield state | {
@@ -165,3 +168,14 @@ def create_app(
     # Outermost, so that it comes before everything, /socket.io/ included.
     install_host_check(app, names=settings.allowed_hosts, dev_mode=settings.dev_mode)
     return app
+
+
+def _transports(sio: socketio.AsyncServer, sessions: Sessions) -> list[str]:
+    """The transport of every connected socket (one that left meanwhile is skipped)."""
+    transports = []
+    for sid in sessions.sids():
+        try:
+            transports.append(sio.transport(sid))
+        except (KeyError, ValueError):
+            continue
+    return transports

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from collections import Counter as Tally
+from collections.abc import Callable, Iterable, Iterator
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -26,3 +31,25 @@ SLOW_READERS_CUT = Counter(
     "parley_gateway_slow_readers_cut_total",
     "Connections cut off because their client had more than MAX_OUTGOING_BYTES unread.",
 )
+
+
+class SocketsByTransport(Collector):
+    """``parley_gateway_sockets{transport}``: connected sockets by the transport each uses at
+    scrape time (a long-polling client that upgraded counts as ``websocket``), so that the
+    share of clients stuck on long-polling behind a proxy shows (docs/migration.md)."""
+
+    def __init__(self) -> None:
+        self.source: Callable[[], Iterable[str]] | None = None  # the running gateway's sockets
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "parley_gateway_sockets", "Connected sockets by their current transport.", labels=["transport"]
+        )
+        counts = Tally(self.source() if self.source is not None else ())
+        for transport in ("websocket", "polling"):
+            family.add_metric([transport], counts.get(transport, 0))
+        yield family
+
+
+SOCKETS_BY_TRANSPORT = SocketsByTransport()
+REGISTRY.register(SOCKETS_BY_TRANSPORT)

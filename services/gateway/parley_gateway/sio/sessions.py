@@ -47,6 +47,9 @@ class Sessions:
                 del self._per_user[state.user_id]
         return state
 
+    def sids(self) -> list[str]:
+        return list(self._by_sid)
+
     def count_of(self, user_id: str) -> int:
         """How many sockets ``user_id`` has on this gateway."""
         return self._per_user[user_id]

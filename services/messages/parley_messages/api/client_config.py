@@ -14,6 +14,7 @@ from fastapi import APIRouter, Response
 from parley_common.wire import WireModel
 from parley_messages.config import ClientConfigSettings
 from parley_messages.deps import CurrentUser, SettingsDep
+from parley_messages.metrics import CLIENT_CONFIG_READS
 
 router = APIRouter(prefix="/api", tags=["public"])
 
@@ -44,4 +45,5 @@ class ClientConfig(WireModel):
 async def client_config(_: CurrentUser, settings: SettingsDep, response: Response) -> ClientConfig:
     # No cache between the operator and the clients: a rollback must reach them at their next read.
     response.headers["Cache-Control"] = "no-store"
+    CLIENT_CONFIG_READS.inc()
     return ClientConfig.of(settings)

@@ -23,6 +23,7 @@ from parley_common.internal_api import (
 )
 from parley_common.wire import MembersSnapshot, ReceiptResult, SendResult, SyncResult, parse_payload
 from parley_messages.deps import ConversationPath, InternalCaller, ServiceDep
+from parley_messages.metrics import RECEIPTS, SENDS, SYNCS
 from parley_messages.store import WatermarkKind
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ async def send_batch(body: InternalSendBatch, service: ServiceDep) -> Response:
     Each is checked on its own, as by ``POST /messages``; the answers come back in order,
     each an ack body: ``{ok, message, duplicate}`` or ``{ok: false, error}``.
     """
+    SENDS.labels("socket").inc(len(body.sends))
     parsed: list[InternalSend | ParleyError] = []
     for item in body.sends:
         try:
@@ -57,6 +59,7 @@ def _ack(outcome: dict[str, Any] | ParleyError) -> dict[str, Any]:
 
 @router.post("/messages")
 async def send(body: InternalSend, service: ServiceDep) -> SendResult:
+    SENDS.labels("socket").inc()
     return await service.send_message(
         sender_id=body.sender_id,
         conversation_id=body.conversation_id,
@@ -84,6 +87,7 @@ async def access(
 
 @router.post("/conversations/{conversation_id}/sync")
 async def sync(conversation_id: ConversationPath, body: InternalSync, service: ServiceDep) -> SyncResult:
+    SYNCS.labels("socket").inc()
     return await service.sync(user_id=body.user_id, conversation_id=conversation_id, query=body)
 
 
@@ -91,6 +95,7 @@ async def sync(conversation_id: ConversationPath, body: InternalSync, service: S
 async def mark(
     conversation_id: ConversationPath, kind: WatermarkKind, body: InternalReceipt, service: ServiceDep
 ) -> ReceiptResult:
+    RECEIPTS.labels("socket").inc()
     return await service.mark(
         user_id=body.user_id, conversation_id=conversation_id, kind=kind, up_to_seq=body.up_to_seq
     )

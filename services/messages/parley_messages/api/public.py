@@ -27,6 +27,7 @@ from parley_messages.deps import (
     ReadingUser,
     ServiceDep,
 )
+from parley_messages.metrics import CONVERSATION_READS, RECEIPTS, SENDS, SYNCS
 from parley_messages.store import WatermarkKind
 
 router = APIRouter(prefix="/api", tags=["public"])
@@ -52,6 +53,7 @@ async def list_conversations(user: ReadingUser, service: ServiceDep) -> Conversa
 async def get_conversation(
     conversation_id: ConversationPath, user: ReadingUser, service: ServiceDep
 ) -> ConversationDetail:
+    CONVERSATION_READS.inc()
     return await service.get_conversation(user_id=user, conversation_id=conversation_id)
 
 
@@ -64,6 +66,7 @@ async def list_messages(
     since: Annotated[str | None, Query()] = None,
     limit: Annotated[int | None, Query()] = None,
 ) -> SyncResult:
+    SYNCS.labels("http").inc()
     raw = {"afterSeq": after_seq, "since": since}
     if limit is not None:
         raw["limit"] = limit
@@ -79,6 +82,7 @@ async def post_message(
     service: ServiceDep,
     response: Response,
 ) -> SendResult:
+    SENDS.labels("http").inc()
     result = await service.send_message(
         sender_id=user,
         conversation_id=conversation_id,
@@ -93,6 +97,7 @@ async def post_message(
 async def _mark(
     kind: WatermarkKind, conversation_id: str, body: ReceiptBody, user: str, service: ServiceDep
 ) -> ReceiptResult:
+    RECEIPTS.labels("http").inc()
     return await service.mark(
         user_id=user, conversation_id=conversation_id, kind=kind, up_to_seq=body.up_to_seq
     )
