@@ -4,23 +4,21 @@ Separate processes on the local PostgreSQL and Redis, in the foreground: the mes
 service, presence, and GATEWAYS gateways on PORT, PORT+1, … Messages listens on PORT+100
 and presence on PORT+101; each gateway forwards ``/api`` to messages (API_PROXY_URL), so
 any gateway URL serves the socket and the HTTP API, as the ingress does in Kubernetes.
-Ctrl-C (or SIGTERM) stops them all; if one dies, the rest are stopped too.
+The launcher supervises them (``supervisor.py``): one that exits is started again and the
+rest keep serving; Ctrl-C (or SIGTERM) stops them all, the gateways first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
 from parley_common.config import DEV_INTERNAL_TOKEN, DEV_JWT_SECRET, parse_command_line
+from parley_launcher.supervisor import Program, Supervisor
 from parley_messages.migrate import upgrade
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/parley"
@@ -98,22 +96,30 @@ def main() -> None:
     if database_url.startswith(("postgres://", "postgresql")):
         asyncio.run(ensure_database(database_url))
     upgrade(database_url)
-    children: list[tuple[Service, subprocess.Popen[bytes]]] = []
-    stopping = False
+    status = asyncio.run(Supervisor(programs(services)).run(on_up=lambda: _print_banner(services)))
+    raise SystemExit(status)
 
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    for service in services:
-        env = service.env | {"PORT": str(service.port)}
-        children.append((service, subprocess.Popen([sys.executable, "-m", service.module], env=env)))
-    _print_banner(services)
-    while not stopping and all(child.poll() is None for _, child in children):
-        time.sleep(0.2)
-    _stop_all(children)
+def programs(services: list[Service]) -> list[Program]:
+    """What the supervisor keeps running: the gateways are stopped first (they drain)."""
+    return [
+        Program(
+            s.name,
+            s.module,
+            s.port,
+            s.env,
+            stop_first=s.module == "parley_gateway",
+            probe_host=_probe_host(s.env.get("HOST", "")),
+        )
+        for s in services
+    ]
+
+
+def _probe_host(host: str) -> str:
+    """Where the launcher reaches a process listening on HOST."""
+    if host in ("", "0.0.0.0", "::", "localhost"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 def _print_banner(services: list[Service]) -> None:
@@ -122,25 +128,13 @@ def _print_banner(services: list[Service]) -> None:
     lines = ["", "Parley cluster:"]
     lines += [f"  {s.name:<10} http://127.0.0.1:{s.port}" for s in services]
     lines += [
-        f"  connect clients to any gateway (e.g. {first}); Ctrl-C stops everything",
+        f"  connect clients to any gateway (e.g. {first})",
+        "  a process that exits is started again (after 0.5 s, doubling to 5 s); Ctrl-C stops everything",
         f"  dev token: curl -s -X POST {first}/api/dev/token -H 'content-type: application/json' "
         '-d \'{"userId": "alice"}\'',
         "",
     ]
     print("\n".join(lines), flush=True)
-
-
-def _stop_all(children: list[tuple[Service, subprocess.Popen[bytes]]]) -> None:
-    for service, child in children:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-        else:
-            print(f"{service.name} exited with status {child.returncode}", file=sys.stderr)
-    for _, child in children:
-        try:
-            child.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            child.kill()
 
 
 if __name__ == "__main__":
