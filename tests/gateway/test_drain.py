@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import pytest
+
 from parley_gateway.drain import Drain
 from tests.gateway.conftest import Stack, message_payload
 
@@ -32,11 +34,17 @@ async def test_a_drain_waits_for_events_in_flight() -> None:
     await running
 
 
-async def test_a_drain_gives_up_after_its_timeout() -> None:
-    drain = Drain(timeout_s=0.05)
+async def test_a_drain_gives_up_after_its_timeout(caplog: pytest.LogCaptureFixture) -> None:
+    drain = Drain(timeout_s=0.2)
+    loop = asyncio.get_running_loop()
     with drain.in_flight():
-        await asyncio.wait_for(drain.start(), 1)  # returns although the event never ends
+        started = loop.time()
+        await asyncio.wait_for(drain.start(), 10)  # returns although the event never ends
+        waited_s = loop.time() - started
+
     assert drain.draining
+    assert waited_s >= 0.2 - 0.01  # it did wait for the event (a timer never fires early)
+    assert "drain timeout: 1 event(s) still in flight" in caplog.text
 
 
 async def test_events_during_a_drain_are_unavailable(stack: Stack, user: Callable[[str], str]) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
-
 from parley_common.errors import Forbidden, Unavailable
 from parley_gateway.send_batcher import MAX_IN_FLIGHT, SendBatcher
 
@@ -71,8 +69,14 @@ async def test_each_send_gets_its_own_refusal() -> None:
 async def test_a_failed_call_fails_every_send_in_it() -> None:
     messages = SlowMessages()
     messages.fail_with = Unavailable("down")
-    messages.release.set()
     batcher = SendBatcher(messages)  # type: ignore[arg-type]
+    busy = [asyncio.create_task(batcher.send({"n": n})) for n in range(MAX_IN_FLIGHT)]
+    await turns()
+    batched = [asyncio.create_task(batcher.send({"n": n})) for n in range(10, 15)]
+    await turns()
+    messages.release.set()
 
-    with pytest.raises(Unavailable):
-        await batcher.send({"n": 1})
+    outcomes = await asyncio.gather(*busy, *batched, return_exceptions=True)
+
+    assert [len(c) for c in messages.calls] == [1] * MAX_IN_FLIGHT + [5]  # the five shared one call
+    assert all(isinstance(outcome, Unavailable) for outcome in outcomes), outcomes
