@@ -8,6 +8,8 @@
 - ``refuse_websocket_upgrades()``: answer any request asking for a WebSocket upgrade with
   403 and close that connection, as proxies that only speak plain HTTP do; everything
   else (long-polling) passes.
+- ``refuse_socket_io()``: answer every Socket.IO request (``/socket.io/``, WebSocket and
+  long-polling alike) with 403, as a proxy that lets only the plain HTTP API through does.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class FaultyProxy:
         self._mode = "pass"
         self._delay_s = 0.0
         self._refuse_upgrades = False
+        self._refuse_socket_io = False
         self.refused_upgrades = 0
         self._links: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter, asyncio.Event]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -47,6 +50,9 @@ class FaultyProxy:
 
     def refuse_websocket_upgrades(self) -> None:
         self._refuse_upgrades = True
+
+    def refuse_socket_io(self, refuse: bool = True) -> None:
+        self._refuse_socket_io = refuse
 
     def heal(self) -> None:
         self._mode, self._delay_s = "pass", 0.0
@@ -81,7 +87,10 @@ class FaultyProxy:
             while data := await reader.read(65536):
                 if dead.is_set():
                     continue  # swallowed
-                if requests_from is not None and self._refuse_upgrades and _asks_upgrade(data):
+                if requests_from is not None and (
+                    (self._refuse_upgrades and _asks_upgrade(data))
+                    or (self._refuse_socket_io and b" /socket.io/" in data.split(b"\r\n", 1)[0])
+                ):
                     self.refused_upgrades += 1
                     requests_from.write(_FORBIDDEN)
                     await requests_from.drain()

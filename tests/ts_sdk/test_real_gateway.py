@@ -8,89 +8,22 @@ exactly as typed.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import shutil
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
 from parley_common.sanitize import normalize_text
-from tests.conftest import unreachable
 from tests.gateway.conftest import Stack, stack, user
 from tests.support.faulty_proxy import proxy_to
 from tests.support.texts import CORPUS
+from tests.ts_sdk.node_client import node_client, texts
 
 __all__ = ["stack", "user"]
 pytestmark = pytest.mark.timeout(90)
 
-ROOT = Path(__file__).parents[2]
-SCRIPT = Path(__file__).with_name("sdk_client.mjs")
-BUILT_SDK = ROOT / "clients" / "ts" / "dist" / "index.js"
 NOTICED_WITHIN_S = 5.0  # PROTOCOL §1: a dead link is noticed in under 5 seconds
 SAMPLE = CORPUS[::6]  # ~40 texts of every kind (sends are limited to 10 a second)
-
-
-class NodeClient:
-    """One SDK client in a Node process; what it reports, read line by line."""
-
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
-        self.state = ""
-        self.messages: list[dict[str, Any]] = []
-        self.errors: list[str] = []
-
-    async def next(self, wait_s: float = 20) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        line = await asyncio.wait_for(self.process.stdout.readline(), wait_s)
-        assert line, "the Node client exited"
-        event: dict[str, Any] = json.loads(line)
-        self.state = event.get("state", self.state)
-        self.messages = event.get("messages", self.messages)
-        if "error" in event:
-            self.errors.append(event["error"])
-        return event
-
-    async def until(self, check: Callable[[NodeClient], bool], wait_s: float = 20) -> None:
-        async with asyncio.timeout(wait_s):
-            while not check(self):
-                await self.next()
-
-    async def send(self, text: str) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write((json.dumps({"send": text}) + "\n").encode())
-        await self.process.stdin.drain()
-
-
-@asynccontextmanager
-async def node_client(url: str, token: str, conversation_id: str) -> AsyncIterator[NodeClient]:
-    node = shutil.which("node")
-    if node is None or not BUILT_SDK.exists():
-        unreachable("Node with the built TypeScript SDK", FileNotFoundError(f"{BUILT_SDK}: make ts-test"))
-    assert node is not None
-    process = await asyncio.create_subprocess_exec(
-        node,
-        str(SCRIPT),
-        url,
-        token,
-        conversation_id,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    try:
-        yield NodeClient(process)
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await process.wait()
-
-
-def texts(client: NodeClient) -> list[str]:
-    return [m["text"] for m in client.messages]
 
 
 async def test_a_black_holed_link_is_noticed_then_the_client_reconnects_and_catches_up(

@@ -393,6 +393,7 @@ export class ParleyClient {
     const next = this.socketFailing && needsSocket(capped) ? ALL_HTTP : capped;
     this.connection.setEnabled(needsSocket(capped)); // a failing socket keeps trying
     const previous = this.current;
+    this.poller.setActive(next.messages === "http" || next.presence === "http");
     if (!sameModes(previous, next)) {
       this.current = next;
       this.switched(previous, next);
@@ -403,7 +404,6 @@ export class ParleyClient {
 
   private switched(previous: FeatureModes, next: FeatureModes): void {
     this.route.changed(); // a send waiting for one transport may go by the other now
-    this.poller.setActive(next.messages === "http" || next.presence === "http");
     if (previous.typing === "socket" && next.typing === "off") {
       for (const conversation of this.conversations.values()) conversation.typingOff();
     }

@@ -70,6 +70,19 @@ describe("client config", () => {
     expect(server.sockets).toHaveLength(0);
   });
 
+  it("polls from the start when the app itself chose HTTP for everything", async () => {
+    const server = pair();
+    server.store("c1", "bob", "before");
+    const client = await startClient(server, "alice", { features: HTTP_ONLY });
+    const chat = await client.open("c1");
+    expect(server.sockets).toHaveLength(0);
+    expect(client.state).toBe("connected");
+    expect(bodies(chat)).toEqual(["before"]);
+    server.store("c1", "bob", "after");
+    await advance(3_000);
+    expect(bodies(chat)).toEqual(["before", "after"]);
+  });
+
   it("takes a server without the endpoint (404) as allowing sockets", async () => {
     const server = pair();
     server.clientConfig = null;
