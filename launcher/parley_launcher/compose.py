@@ -46,7 +46,7 @@ class EmbeddedApp:
     def __init__(self, settings: EmbeddedSettings) -> None:
         bus = InProcessBus()
         reports = InProcessReports()
-        presence_store = MemoryPresenceStore(bus)
+        presence_store = MemoryPresenceStore(bus, settings.gateway.router())
         # One set of buckets: a user's socket events and HTTP requests draw on the same limits.
         events = EventLimiter.in_memory(settings.gateway.event_limits())
         self.messages = create_messages(

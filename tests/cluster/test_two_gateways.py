@@ -8,8 +8,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import redis.asyncio as aioredis
 import socketio
 
+from parley_common.bus import RedisBus
+from parley_common.channels import Router
+from parley_common.events import UserEvent
 from tests.cluster.conftest import Cluster, new_key
 from tests.gateway.conftest import message_payload
 from tests.support.balancer import failover_balancer
@@ -65,16 +69,20 @@ async def test_the_rate_limit_holds_across_gateways(cluster: Cluster) -> None:
     assert len(synced["messages"]) == len(stored)
 
 
-async def test_a_user_room_spans_gateways(cluster: Cluster, redis_url: str, redis_prefix: str) -> None:
+async def test_a_user_event_reaches_every_socket_of_the_user(
+    cluster: Cluster, redis_url: str, redis_prefix: str
+) -> None:
     user = users()
     alice = user("alice")
     devices = [await cluster.socket(alice, gateway.url) for gateway in cluster.gateways]
-    emitter = socketio.AsyncRedisManager(redis_url, channel=f"{redis_prefix}:socketio", write_only=True)
+    client = aioredis.Redis.from_url(redis_url)
+    bus = RedisBus(client, prefix=redis_prefix)
+    event = UserEvent(user_id=alice, event="notice", data={"hello": alice})
 
-    await emitter.emit("notice", {"hello": alice}, room=f"user:{alice}")
+    await bus.publish(Router().channel_of(event.model_dump()), event.model_dump())
 
     assert [await device.next("notice") for device in devices] == [{"hello": alice}] * 2
-    await emitter.redis.aclose()
+    await client.aclose()
 
 
 class Sender:

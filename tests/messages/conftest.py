@@ -159,5 +159,5 @@ class RoomEvents:
 async def room_events(api: Api) -> AsyncIterator[RoomEvents]:
     """Room events of what is answered from now on (those of earlier answers went out first)."""
     await api.service.events_published()
-    async with api.bus.subscribe(ROOM_EVENTS) as events:
+    async with api.bus.tap() as events:  # every channel: each conversation has its own
         yield RoomEvents(api, events)

@@ -79,7 +79,7 @@ class Presence:
 async def presence(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[Presence]:
     async with AsyncExitStack() as stack:
         store: PresenceStore
-        bus: Bus
+        bus: InProcessBus | RedisBus
         if request.param == "memory":
             bus = InProcessBus()
             store = MemoryPresenceStore(bus)
@@ -96,7 +96,7 @@ async def presence(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIt
         service = PresenceService(
             store=store, source=InProcessReportSource(reports), me="replica-1", grace_ms=GRACE_MS, clock=clock
         )
-        events = await stack.enter_async_context(bus.subscribe(ROOM_EVENTS))
+        events = await stack.enter_async_context(bus.tap())  # each conversation has its channel
         running = Presence(store=store, bus=bus, clock=clock, reports=reports, service=service)
 
         async def listen() -> None:

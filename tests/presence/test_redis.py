@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from parley_common.bus import RedisBus
+from parley_common.channels import conversation_channel
 from parley_common.events import ROOM_EVENTS
 from parley_common.presence import JOIN, LEAVE, RESET, PresenceKeys, PresenceReport, RedisReportSink
 from parley_presence.reports import RedisReportSource
@@ -42,7 +43,7 @@ class Heard:
 async def heard(client: aioredis.Redis, redis_prefix: str) -> AsyncIterator[tuple[Heard, RedisBus]]:
     bus = RedisBus(client, prefix=redis_prefix)
     listener = Heard()
-    async with bus.subscribe(ROOM_EVENTS) as events:
+    async with bus.subscribe(ROOM_EVENTS, conversation_channel("conversation-1")) as events:
 
         async def listen() -> None:
             async for _, event in events:

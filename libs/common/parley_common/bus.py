@@ -2,15 +2,21 @@
 
 Two implementations behind one interface: :class:`InProcessBus` for the embedded default
 (one process) and :class:`RedisBus` for everything else. Payloads are JSON objects.
+
+A subscriber either names its channels up front (:meth:`Bus.subscribe`) or changes them
+while it listens (:meth:`Bus.listen`): a gateway hears only the channels of the rooms its
+sockets are in (:mod:`parley_common.channels`). :meth:`Subscription.add` returns once the
+server confirmed the subscription, so whatever is published after it returns is heard.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import time
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
 import orjson
@@ -21,33 +27,132 @@ log = logging.getLogger(__name__)
 
 Envelope = tuple[str, dict[str, Any]]
 
+CONFIRM_WAIT_S = 5.0
+RETRY_S = 0.5
+READ_WAIT_S = 1.0  # a bounded read: the pool's socket_timeout would cut a blocking one
+
+
+class Subscription(Protocol):
+    """A live set of channels, iterated as (channel, payload) in arrival order."""
+
+    async def add(self, channel: str) -> bool:
+        """Subscribe; True once confirmed (False: the bus is down, it subscribes when back)."""
+        ...
+
+    async def remove(self, channel: str) -> None: ...
+
+    @property
+    def listening(self) -> bool:
+        """Connected and reading (a gateway's readiness)."""
+        ...
+
+    @property
+    def decode_cpu_s(self) -> float:
+        """CPU spent so far decoding what arrived (for the gateway's bus metrics)."""
+        ...
+
+    def __aiter__(self) -> AsyncIterator[Envelope]: ...
+
 
 class Bus(Protocol):
     async def publish(self, channel: str, payload: dict[str, Any]) -> None: ...
 
-    def subscribe(self, *channels: str) -> Any:
-        """An async context manager yielding an async iterator of (channel, payload)."""
+    async def publish_many(self, messages: Sequence[Envelope]) -> None:
+        """Publish in order, in one round trip where the bus allows it."""
         ...
+
+    def listen(self) -> AbstractAsyncContextManager[Subscription]: ...
+
+    def subscribe(self, *channels: str) -> AbstractAsyncContextManager[AsyncIterator[Envelope]]:
+        """An async context manager yielding an async iterator of (channel, payload),
+        subscribed to ``channels`` before it yields."""
+        ...
+
+
+@asynccontextmanager
+async def _subscribed(bus: Bus, channels: Sequence[str]) -> AsyncIterator[AsyncIterator[Envelope]]:
+    async with bus.listen() as subscription:
+        for channel in channels:
+            if not await subscription.add(channel):
+                raise TimeoutError(f"the bus did not confirm the subscription to {channel}")
+        yield aiter(subscription)
 
 
 class InProcessBus:
     def __init__(self) -> None:
         self._queues: dict[str, set[asyncio.Queue[Envelope]]] = defaultdict(set)
+        self._taps: set[asyncio.Queue[Envelope]] = set()
 
     async def publish(self, channel: str, payload: dict[str, Any]) -> None:
         for queue in self._queues.get(channel, ()):
             queue.put_nowait((channel, payload))
+        for queue in self._taps:
+            queue.put_nowait((channel, payload))
+
+    async def publish_many(self, messages: Sequence[Envelope]) -> None:
+        for channel, payload in messages:
+            await self.publish(channel, payload)
 
     @asynccontextmanager
-    async def subscribe(self, *channels: str) -> AsyncIterator[AsyncIterator[Envelope]]:
+    async def listen(self) -> AsyncIterator[Subscription]:
+        subscription = _InProcessSubscription(self._queues)
+        try:
+            yield subscription
+        finally:
+            subscription.close()
+
+    def subscribe(self, *channels: str) -> AbstractAsyncContextManager[AsyncIterator[Envelope]]:
+        return _subscribed(self, channels)
+
+    @asynccontextmanager
+    async def tap(self) -> AsyncIterator[AsyncIterator[Envelope]]:
+        """Everything published on any channel, in publish order (tests, tools)."""
         queue: asyncio.Queue[Envelope] = asyncio.Queue()
-        for channel in channels:
-            self._queues[channel].add(queue)
+        self._taps.add(queue)
         try:
             yield _drain(queue)
         finally:
-            for channel in channels:
-                self._queues[channel].discard(queue)
+            self._taps.discard(queue)
+
+
+class _InProcessSubscription:
+    def __init__(self, queues: dict[str, set[asyncio.Queue[Envelope]]]) -> None:
+        self._queues = queues
+        self._queue: asyncio.Queue[Envelope] = asyncio.Queue()
+        self._channels: set[str] = set()
+
+    async def add(self, channel: str) -> bool:
+        self._channels.add(channel)
+        self._queues[channel].add(self._queue)
+        return True
+
+    async def remove(self, channel: str) -> None:
+        self._channels.discard(channel)
+        queues = self._queues.get(channel)
+        if queues is not None:
+            queues.discard(self._queue)
+            if not queues:
+                del self._queues[channel]
+
+    @property
+    def listening(self) -> bool:
+        return True
+
+    @property
+    def decode_cpu_s(self) -> float:
+        return 0.0
+
+    def __aiter__(self) -> AsyncIterator[Envelope]:
+        return _drain(self._queue)
+
+    def close(self) -> None:
+        for channel in list(self._channels):
+            queues = self._queues.get(channel)
+            if queues is not None:
+                queues.discard(self._queue)
+                if not queues:
+                    del self._queues[channel]
+        self._channels.clear()
 
 
 async def _drain(queue: asyncio.Queue[Envelope]) -> AsyncIterator[Envelope]:
@@ -70,51 +175,189 @@ class RedisBus:
     async def publish(self, channel: str, payload: dict[str, Any]) -> None:
         await self._redis.publish(self._prefix + channel, orjson.dumps(payload))
 
+    async def publish_many(self, messages: Sequence[Envelope]) -> None:
+        if len(messages) == 1:
+            await self.publish(*messages[0])
+            return
+        # One connection, commands in order: each channel's messages keep their order.
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for channel, payload in messages:
+                pipe.publish(self._prefix + channel, orjson.dumps(payload))
+            await pipe.execute()
+
     @asynccontextmanager
-    async def subscribe(self, *channels: str) -> AsyncIterator[AsyncIterator[Envelope]]:
-        pubsub = self._redis.pubsub()
-        await pubsub.subscribe(*(self._prefix + c for c in channels))
+    async def listen(self) -> AsyncIterator[Subscription]:
+        subscription = _RedisSubscription(self._redis.pubsub(), self._prefix)
         try:
-            early = await _confirmed(pubsub, len(set(channels)))
-            yield self._listen(pubsub, early)
+            yield subscription
+        finally:
+            await subscription.close()
+
+    def subscribe(self, *channels: str) -> AbstractAsyncContextManager[AsyncIterator[Envelope]]:
+        return _subscribed(self, channels)
+
+    @asynccontextmanager
+    async def tap(self) -> AsyncIterator[AsyncIterator[Envelope]]:
+        """Every channel of this prefix, by pattern (tests, tools; not on Redis Cluster)."""
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await pubsub.psubscribe(self._prefix + "*")
+        try:
+            await pubsub.ping()  # answered after the PSUBSCRIBE took effect
+            yield self._tapped(pubsub)
         finally:
             await pubsub.aclose()
 
-    async def _listen(self, pubsub: Any, early: list[dict[str, Any]]) -> AsyncIterator[Envelope]:
+    async def _tapped(self, pubsub: Any) -> AsyncIterator[Envelope]:
         while True:
-            try:
-                # A bounded wait, not timeout=None: the pool's socket_timeout would cut a blocking read.
-                item = early.pop(0) if early else await pubsub.get_message(timeout=1.0)
-            except RedisError as exc:
-                # redis-py re-subscribes on reconnect; back off so an outage is not a hot loop.
-                log.warning("bus subscription interrupted: %s", exc)
-                await asyncio.sleep(0.5)
+            item = await pubsub.get_message(timeout=READ_WAIT_S)
+            if item is None or item.get("type") != "pmessage":
                 continue
-            if item is None or item.get("type") != "message":
-                continue
-            channel = item["channel"]
-            if isinstance(channel, bytes):
-                channel = channel.decode()
-            try:
-                payload = orjson.loads(item["data"])
-            except orjson.JSONDecodeError:
-                log.error("dropping a malformed bus message on %s", channel)
-                continue
-            yield channel.removeprefix(self._prefix), payload
+            channel = item["channel"].decode() if isinstance(item["channel"], bytes) else item["channel"]
+            yield channel.removeprefix(self._prefix), orjson.loads(item["data"])
 
 
-async def _confirmed(pubsub: Any, count: int) -> list[dict[str, Any]]:
-    """Wait until Redis has confirmed every subscription: only then is nothing missed.
+# Redis answers (S)SUBSCRIBE with a confirmation per channel, and delivers what is published
+# after it processed the command; the confirmations come back in the order the commands went.
+_CONFIRMATIONS = ("subscribe", "ssubscribe")
+_MESSAGES = ("message", "smessage")
 
-    Returns the messages that arrived meanwhile, for the listener to hand out first.
+
+class _RedisSubscription:
+    """One redis-py PubSub whose channels change while it is read.
+
+    redis-py subscribes to every channel again whenever its connection comes back; a channel
+    whose SUBSCRIBE failed (Redis was down) is subscribed by the reader once it is back.
     """
-    confirmed, early = 0, []
-    while confirmed < count:
-        item = await pubsub.get_message(timeout=5.0)
-        if item is None:
-            raise TimeoutError("Redis did not confirm the bus subscription")
-        if item.get("type") == "subscribe":
-            confirmed += 1
-        else:
-            early.append(item)
-    return early
+
+    def __init__(self, pubsub: Any, prefix: str) -> None:
+        self._pubsub = pubsub
+        self._prefix = prefix
+        self._wanted: set[str] = set()
+        self._waiting: defaultdict[str, deque[asyncio.Future[None]]] = defaultdict(deque)
+        self._behind = False  # some wanted channel may not be subscribed
+        self._listening = False
+        self._reading = False  # a reader is waiting on the connection: it sees confirmations
+        self._early: deque[dict[str, Any]] = deque()  # read by add() before anyone iterated
+        self._decode_cpu_s = 0.0
+
+    @property
+    def listening(self) -> bool:
+        return self._listening
+
+    @property
+    def decode_cpu_s(self) -> float:
+        return self._decode_cpu_s
+
+    async def add(self, channel: str) -> bool:
+        name = self._prefix + channel
+        self._wanted.add(name)
+        confirmed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiting = self._waiting[name]
+        waiting.append(confirmed)
+        try:
+            await self._pubsub.subscribe(name)
+            if self._reading:
+                await asyncio.wait_for(asyncio.shield(confirmed), CONFIRM_WAIT_S)
+            else:
+                await asyncio.wait_for(self._pump(confirmed), CONFIRM_WAIT_S)
+            return True
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("bus: could not subscribe to %s yet (%s)", channel, exc)
+            self._behind = True
+            return False
+        finally:
+            if confirmed in waiting:
+                waiting.remove(confirmed)
+            if not waiting:
+                self._waiting.pop(name, None)
+
+    async def remove(self, channel: str) -> None:
+        name = self._prefix + channel
+        self._wanted.discard(name)
+        try:
+            await self._pubsub.unsubscribe(name)
+        except (RedisError, OSError) as exc:
+            # Not subscribed again when the connection comes back: redis-py forgot it.
+            log.warning("bus: could not unsubscribe from %s (%s)", channel, exc)
+
+    async def _pump(self, confirmed: asyncio.Future[None]) -> None:
+        """Read until ``confirmed`` while nobody else reads, keeping what arrives for later."""
+        while not confirmed.done():
+            item = await self._pubsub.get_message(timeout=READ_WAIT_S)
+            if item is None:
+                continue
+            if item.get("type") in _CONFIRMATIONS:
+                self._confirmed(item["channel"])
+            else:
+                self._early.append(item)
+
+    def __aiter__(self) -> AsyncIterator[Envelope]:
+        return self._read()
+
+    async def _read(self) -> AsyncIterator[Envelope]:
+        while True:
+            if self._early:
+                envelope = self._envelope(self._early.popleft())
+                if envelope is not None:
+                    yield envelope
+                continue
+            self._reading = True
+            try:
+                if self._behind:
+                    await self._catch_up()
+                if self._pubsub.connection is None:  # nothing subscribed yet
+                    await asyncio.sleep(RETRY_S)
+                    continue
+                item = await self._pubsub.get_message(timeout=READ_WAIT_S)
+            except (RedisError, OSError) as exc:
+                if self._listening:
+                    log.warning("bus subscription interrupted (%s); subscribing again", exc)
+                self._listening = False
+                self._behind = True
+                await asyncio.sleep(RETRY_S)
+                continue
+            self._listening = self._pubsub.subscribed
+            if item is None:
+                continue
+            if item.get("type") in _CONFIRMATIONS:
+                self._confirmed(item["channel"])
+                continue
+            envelope = self._envelope(item)
+            if envelope is not None:
+                self._reading = False  # while the consumer handles it, nobody reads
+                yield envelope
+
+    def _envelope(self, item: dict[str, Any]) -> Envelope | None:
+        if item.get("type") not in _MESSAGES:
+            return None
+        started = time.thread_time()
+        channel = item["channel"]
+        if isinstance(channel, bytes):
+            channel = channel.decode()
+        try:
+            return channel.removeprefix(self._prefix), orjson.loads(item["data"])
+        except orjson.JSONDecodeError:
+            log.error("dropping a malformed bus message on %s", channel)
+            return None
+        finally:
+            self._decode_cpu_s += time.thread_time() - started
+
+    def _confirmed(self, channel: bytes | str) -> None:
+        name = channel.decode() if isinstance(channel, bytes) else channel
+        waiting = self._waiting.get(name)
+        while waiting:
+            future = waiting.popleft()
+            if not future.done():
+                future.set_result(None)
+                return
+
+    async def _catch_up(self) -> None:
+        subscribed = {c.decode() if isinstance(c, bytes) else c for c in self._pubsub.channels}
+        missing = [name for name in self._wanted if name not in subscribed]
+        if missing:
+            await self._pubsub.subscribe(*missing)
+        self._behind = False
+
+    async def close(self) -> None:
+        self._listening = False
+        await self._pubsub.aclose()

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, Self, TypeVar
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from parley_common.channels import BusRouting, Router
 from parley_common.event_limits import EventKind, EventLimit
 
 DEV_JWT_SECRET = "dev-secret"
@@ -183,6 +184,15 @@ class RedisSettings(ParleySettings):
         default="parley",
         description="REDIS_PREFIX: prefix of every Redis key and channel (lets deployments share a server).",
     )
+    bus_routing: BusRouting = Field(
+        default=BusRouting.ROOMS,
+        description="BUS_ROUTING: `rooms` (a channel per conversation and per user; each gateway "
+        "hears only the rooms of its sockets) or `single` (one channel every gateway hears: the "
+        "old design, for comparison). The same value on every service.",
+    )
+
+    def router(self) -> Router:
+        return Router(self.bus_routing)
 
     @field_validator("redis_url")
     @classmethod

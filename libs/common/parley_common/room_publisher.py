@@ -3,8 +3,9 @@
 A send is answered as soon as it is committed; its ``message:new`` follows on the bus
 through one writer task, so the ack path saves a Redis round trip and events still leave
 in the order their commits were made. Whatever queued up while a publish was under way
-leaves as one ``{"batch": [...]}`` payload: under load, one PUBLISH (and one message for
-every gateway to decode) carries many events.
+leaves together: one payload per channel (``{"batch": [...]}`` when it holds several), all
+of them in one pipelined round trip. So under load one PUBLISH (and one message for each
+gateway in that room to decode) carries many events.
 
 The bus is a live feed, not a log (see :mod:`parley_common.events`): a publish that fails
 is logged and dropped; clients catch up by seq.
@@ -17,16 +18,17 @@ import logging
 from typing import Any
 
 from parley_common.bus import Bus
-from parley_common.events import ROOM_EVENTS
+from parley_common.channels import Router
 
 log = logging.getLogger(__name__)
 
-RoomEventDict = dict[str, Any]  # RoomEvent.model_dump(): conversation_id, event, data, skip_socket_id
+RoomEventDict = dict[str, Any]  # RoomEvent / UserEvent .model_dump()
 
 
 class RoomEventPublisher:
-    def __init__(self, bus: Bus) -> None:
+    def __init__(self, bus: Bus, router: Router | None = None) -> None:
         self._bus = bus
+        self._router = router or Router()
         self._pending: list[RoomEventDict] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -42,9 +44,15 @@ class RoomEventPublisher:
         try:
             while self._pending:
                 events, self._pending = self._pending, []
-                payload = events[0] if len(events) == 1 else {"batch": events}
+                by_channel: dict[str, list[RoomEventDict]] = {}
+                for event in events:  # dicts keep insertion order: each channel's events in order
+                    by_channel.setdefault(self._router.channel_of(event), []).append(event)
+                messages = [
+                    (channel, batch[0] if len(batch) == 1 else {"batch": batch})
+                    for channel, batch in by_channel.items()
+                ]
                 try:
-                    await self._bus.publish(ROOM_EVENTS, payload)
+                    await self._bus.publish_many(messages)
                 except Exception:
                     log.exception("could not publish %d room event(s)", len(events))
         finally:

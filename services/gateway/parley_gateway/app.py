@@ -29,17 +29,18 @@ from parley_common.http import install_error_handlers, install_host_check, probe
 from parley_common.observability import RequestIdMiddleware
 from parley_common.presence import RedisReportSink, ReportSink
 from parley_common.redis_client import create_redis
+from parley_common.room_publisher import RoomEventPublisher
 from parley_gateway import api_proxy, web_ui
 from parley_gateway.config import GatewaySettings
 from parley_gateway.drain import Drain
 from parley_gateway.expiry import TokenExpiry
-from parley_gateway.fanout import room_events_to_sockets
+from parley_gateway.fanout import room_feed
 from parley_gateway.messages_client import MessagesClient
 from parley_gateway.metrics import SOCKETS_BY_TRANSPORT
 from parley_gateway.presence_reporter import PresenceReporter
 from parley_gateway.sio.gate import EngineGate
 from parley_gateway.sio.namespace import ChatNamespace
-from parley_gateway.sio.server import create_server, manager_running, manager_subscribed
+from parley_gateway.sio.server import create_server, manager_running
 from parley_gateway.sio.sessions import Sessions
 from parley_gateway.typing_relay import TypingRelay
 
@@ -62,7 +63,7 @@ class SocketIORoute:
 
 
 def _redis(settings: GatewaySettings, stack: AsyncExitStack) -> aioredis.Redis | None:
-    """The process's Redis pool (bus, presence reports, Socket.IO rooms), closed with ``stack``."""
+    """The process's Redis pool (bus, presence reports, event limits), closed with ``stack``."""
     if not settings.redis_url:
         return None
     redis = create_redis(settings.redis_url)
@@ -113,8 +114,11 @@ def create_app(
                 proxy = api_proxy.create_client(settings.api_proxy_url, timeout_s=settings.internal_timeout_s)
                 stack.push_async_callback(proxy.aclose)
                 state["api_proxy"] = proxy
-            sio = create_server(settings, redis=redis)
+            sio = create_server(settings)
             limiter = event_limiter or _event_limiter(settings, redis)
+            router = settings.router()
+            await stack.enter_async_context(manager_running(sio))
+            feed = await stack.enter_async_context(room_feed(app_bus, sio, router))
             namespace = ChatNamespace(
                 verifier=TokenVerifier(settings),
                 messages=messages,
@@ -123,14 +127,14 @@ def create_app(
                 presence=presence,
                 limiter=limiter,
                 typing=TypingRelay(interval_s=settings.typing_relay_interval_ms / 1000),
+                rooms=feed,
+                relays=RoomEventPublisher(app_bus, router),
                 max_connections_per_user=settings.max_connections_per_user,
                 sessions=sessions,
             )
             sio.register_namespace(namespace)
             SOCKETS_BY_TRANSPORT.source = lambda: _transports(sio, sessions)
             stack.callback(setattr, SOCKETS_BY_TRANSPORT, "source", None)
-            await stack.enter_async_context(manager_running(sio))
-            await stack.enter_async_context(room_events_to_sockets(app_bus, sio))
             yield state | {
                 "socketio_app": EngineGate(
                     socketio.ASGIApp(sio, socketio_path=SOCKETIO_PATH),
@@ -140,13 +144,14 @@ def create_app(
                 ),
                 "sio": sio,
                 "namespace": namespace,
+                "feed": feed,
             }
 
     async def ready(request: Request) -> None:
         if drain.draining:
             raise Unavailable("draining")
-        if not manager_subscribed(request.state.sio):
-            raise Unavailable("not yet subscribed to Redis")
+        if not request.state.feed.listening:
+            raise Unavailable("not subscribed to the bus")
 
     app = FastAPI(
         title="Parley gateway",

@@ -53,3 +53,15 @@ class SocketsByTransport(Collector):
 
 SOCKETS_BY_TRANSPORT = SocketsByTransport()
 REGISTRY.register(SOCKETS_BY_TRANSPORT)
+BUS_MESSAGES = Counter(
+    "parley_gateway_bus_messages_total",
+    "Bus messages this gateway received (one may batch several events of a room).",
+)
+BUS_EVENTS = Counter(
+    "parley_gateway_bus_events_total", "Room and user events this gateway received on the bus."
+)
+BUS_CPU = Counter(
+    "parley_gateway_bus_cpu_seconds_total",
+    "CPU this gateway spent decoding bus messages and handing their events to its sockets.",
+)
+BUS_ROOMS = Gauge("parley_gateway_bus_channels", "Room and user channels this gateway is subscribed to.")

@@ -67,6 +67,7 @@ def create_app(
                 limiter=app_limiter or SendRateLimiter.in_memory(),
                 online=app_online,
                 sync_max_bytes=settings.sync_max_bytes,
+                router=settings.router(),
             )
             stack.push_async_callback(service.events_published)  # before Redis closes
             app.state.service = service  # for tests that wait for events_published

@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from parley_common.bus import Bus
+from parley_common.channels import Router
 from parley_common.errors import Forbidden, NotFound, ParleyError, RateLimited
 from parley_common.events import RoomEvent
 from parley_common.internal_api import InternalSend
@@ -71,9 +72,10 @@ class MessagesService:
         online: OnlineReader | None = None,
         clock: Callable[[], datetime] = utcnow_ms,
         sync_max_bytes: int = 256 * 1024,
+        router: Router | None = None,
     ) -> None:
         self._store = store
-        self._room_events = RoomEventPublisher(bus)
+        self._room_events = RoomEventPublisher(bus, router)
         self._limiter = limiter
         self._online = online or NobodyOnline()
         self._clock = clock

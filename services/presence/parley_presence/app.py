@@ -59,7 +59,9 @@ def create_app(
                 redis = create_redis(settings.redis_url)
                 stack.push_async_callback(redis.aclose)
                 state["redis"] = redis
-                app_store = app_store or RedisPresenceStore(redis, prefix=settings.redis_prefix)
+                app_store = app_store or RedisPresenceStore(
+                    redis, prefix=settings.redis_prefix, router=settings.router()
+                )
                 if app_source is None:
                     redis_source = RedisReportSource(redis, prefix=settings.redis_prefix, consumer=me)
                     await redis_source.ensure_group()

@@ -5,8 +5,9 @@ step, so no crash can store a transition without announcing it, or announce it t
 Each first checks that the caller still holds the leader lease (fencing): a replica that
 lost it (paused, partitioned) cannot apply a report out of order.
 
-Announcements are :class:`parley_common.events.RoomEvent` JSON on the bus channel that
-gateways listen to.
+Announcements are :class:`parley_common.events.RoomEvent` JSON on the conversation's bus
+channel (``channel`` .. conversation id), or on the one channel ``channel`` when the
+routing is ``single`` (:mod:`parley_common.channels`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from __future__ import annotations
 # Shared helpers, prepended to every script.
 _PRELUDE = """
 local function pair(c, u) return string.len(c) .. ':' .. c .. u end
-local function announce(channel, event, c, u, at)
+local function announce(channel, per_room, event, c, u, at)
+  if per_room == '1' then channel = channel .. c end
   redis.call('PUBLISH', channel, cjson.encode({
     conversation_id = c, event = event,
     data = {conversationId = c, userId = u, at = at}}))
@@ -22,7 +24,7 @@ end
 """
 
 # KEYS: leader, sockets(c,u), online(c), pending, gateway_sockets(g), gateways
-# ARGV: me, kind, socket, user, conversation, due_ms, at, channel, gateway_entry, gateway
+# ARGV: me, kind, socket, user, conversation, due_ms, at, channel, gateway_entry, gateway, per_room
 # Returns -1 when not the leader, 1 when the user came online, 2 when an offline was
 # scheduled, 0 when nothing changed.
 APPLY = (
@@ -37,7 +39,7 @@ if ARGV[2] == 'join' then
   if redis.call('SADD', KEYS[2], socket) == 0 then return 0 end
   if redis.call('ZREM', KEYS[4], member) == 1 then return 0 end -- back within the grace period
   if redis.call('SADD', KEYS[3], user) == 1 then
-    announce(ARGV[8], 'user:online', conversation, user, ARGV[7])
+    announce(ARGV[8], ARGV[11], 'user:online', conversation, user, ARGV[7])
     return 1
   end
   return 0
@@ -51,7 +53,7 @@ return 2
 )
 
 # KEYS: leader, pending
-# ARGV: me, now_ms, at, channel, key base, limit
+# ARGV: me, now_ms, at, channel, key base, limit, per_room
 # Announces user:offline for every pair whose grace period is over and who did not come
 # back. Returns the number of offline announcements, -1 when not the leader.
 EXPIRE = (
@@ -67,7 +69,7 @@ for _, member in ipairs(due) do
   local user = string.sub(rest, tonumber(length) + 1)
   if redis.call('SCARD', ARGV[5] .. ':sockets:' .. member) == 0 then
     if redis.call('SREM', ARGV[5] .. ':online:' .. conversation, user) == 1 then
-      announce(ARGV[4], 'user:offline', conversation, user, ARGV[3])
+      announce(ARGV[4], ARGV[7], 'user:offline', conversation, user, ARGV[3])
       announced = announced + 1
     end
   end

@@ -16,6 +16,7 @@ import orjson
 import redis.asyncio as aioredis
 
 from parley_common.bus import Bus, RedisBus
+from parley_common.channels import Router, conversation_channel
 from parley_common.events import ROOM_EVENTS, RoomEvent
 from parley_common.presence import JOIN, PresenceKeys, PresenceReport
 from parley_presence import scripts
@@ -51,10 +52,15 @@ def gateway_entry(report: PresenceReport) -> str:
 
 
 class RedisPresenceStore:
-    def __init__(self, client: aioredis.Redis, *, prefix: str) -> None:
+    def __init__(self, client: aioredis.Redis, *, prefix: str, router: Router | None = None) -> None:
         self._redis = client
         self._keys = PresenceKeys(prefix)
-        self._channel = RedisBus.channel_name(prefix, ROOM_EVENTS)
+        router = router or Router()
+        # The scripts publish; they append the conversation id to a per-room channel.
+        self._per_room = "1" if router.per_room else "0"
+        self._channel = RedisBus.channel_name(
+            prefix, conversation_channel("") if router.per_room else ROOM_EVENTS
+        )
         self._apply = client.register_script(scripts.APPLY)
         self._expire = client.register_script(scripts.EXPIRE)
         self._reap = client.register_script(scripts.REAP)
@@ -85,13 +91,14 @@ class RedisPresenceStore:
                 self._channel,
                 gateway_entry(report),
                 report.gateway,
+                self._per_room,
             ],
         )
         return int(result)
 
     async def expire_due(self, me: str, *, now_ms: int, at: str) -> int:
         keys = [self._keys.leader, self._keys.pending]
-        args: list[str | int] = [me, now_ms, at, self._channel, self._keys.base, EXPIRE_BATCH]
+        args: list[str | int] = [me, now_ms, at, self._channel, self._keys.base, EXPIRE_BATCH, self._per_room]
         return int(await self._expire(keys=keys, args=args))
 
     async def dead_gateways(self) -> list[str]:
@@ -122,8 +129,9 @@ class RedisPresenceStore:
 class MemoryPresenceStore:
     """The same transitions for one process; announcements go on the in-process bus."""
 
-    def __init__(self, bus: Bus) -> None:
+    def __init__(self, bus: Bus, router: Router | None = None) -> None:
         self._bus = bus
+        self._router = router or Router()
         self._sockets: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
         self._online: defaultdict[str, set[str]] = defaultdict(set)
         self._pending: dict[tuple[str, str], int] = {}
@@ -178,6 +186,5 @@ class MemoryPresenceStore:
     async def _announce(self, event: str, key: tuple[str, str], at: str) -> None:
         conversation, user = key
         data = {"conversationId": conversation, "userId": user, "at": at}
-        await self._bus.publish(
-            ROOM_EVENTS, RoomEvent(conversation_id=conversation, event=event, data=data).model_dump()
-        )
+        announcement = RoomEvent(conversation_id=conversation, event=event, data=data).model_dump()
+        await self._bus.publish(self._router.channel_of(announcement), announcement)

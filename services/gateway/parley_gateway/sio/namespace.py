@@ -5,8 +5,10 @@ messages service, which checks membership and owns persistence), and returns the
 body; :meth:`ChatNamespace.trigger_event` wraps it in the ack envelope of §3. Events that
 reach a room after a commit (``message:new``, receipts) are not emitted here: the
 messages service publishes them on the bus and :mod:`parley_gateway.fanout` delivers them.
-Typing is relayed here, through the Socket.IO manager so that every gateway sees it
-(coalesced: :mod:`parley_gateway.typing_relay`). Joins and leaves are reported to the
+Typing is relayed here, on the conversation's bus channel like every room event
+(coalesced: :mod:`parley_gateway.typing_relay`). A socket's rooms are entered on the
+:class:`RoomFeed` too, which subscribes this gateway to their channels before the join or
+the connection is answered. Joins and leaves are reported to the
 presence service, which announces who is online. Events first take a token of the user's
 limit for their kind (:data:`LIMITED_EVENTS`, :mod:`parley_common.event_limits`);
 connections over ``MAX_CONNECTIONS_PER_USER`` on this gateway are refused
@@ -25,10 +27,13 @@ import socketio
 from parley_common.auth import AuthError, TokenVerifier
 from parley_common.errors import InternalError, InvalidPayload, ParleyError, RateLimited, Unavailable
 from parley_common.event_limits import EventKind, EventLimiter
+from parley_common.events import RoomEvent
 from parley_common.observability import new_request_id, request_id
+from parley_common.room_publisher import RoomEventPublisher
 from parley_common.wire import ClientMessageId, ConversationRef, RawBody, Receipt, SyncRequest, parse_payload
 from parley_gateway.drain import Drain
 from parley_gateway.expiry import TokenExpiry
+from parley_gateway.fanout import RoomFeed
 from parley_gateway.messages_client import Answer, MessagesClient
 from parley_gateway.metrics import CONNECTED, EVENTS, REFUSED, SEND_ACK
 from parley_gateway.presence_reporter import PresenceReporter
@@ -77,10 +82,14 @@ class ChatNamespace(socketio.AsyncNamespace):
         presence: PresenceReporter,
         limiter: EventLimiter,
         typing: TypingRelay,
+        rooms: RoomFeed,
+        relays: RoomEventPublisher,
         max_connections_per_user: int,
         sessions: Sessions | None = None,
     ) -> None:
         super().__init__("/")
+        self._rooms = rooms
+        self._relays = relays
         self._verifier = verifier
         self._limiter = limiter
         self._typing = typing
@@ -175,6 +184,7 @@ class ChatNamespace(socketio.AsyncNamespace):
             sid=sid, user_id=principal.user_id, device_id=handshake.device_id, expires_at=principal.expires_at
         )
         self.sessions.add(state)
+        await self._rooms.enter(user_room(principal.user_id))
         await self.enter_room(sid, user_room(principal.user_id))
         state.expiry = self._expiry.schedule(principal.expires_at, lambda: self._expire(state))
 
@@ -196,6 +206,9 @@ class ChatNamespace(socketio.AsyncNamespace):
             self._presence.left(socket=sid, user=state.user_id, conversation=conversation_id)
         for conversation_id in list(state.typing_in):
             await self._relay_typing(state, conversation_id, "typing:stop")
+        for conversation_id in state.joined:
+            await self._rooms.leave(conversation_room(conversation_id))
+        await self._rooms.leave(user_room(state.user_id))
 
     # ---- messages ----------------------------------------------------------------------
 
@@ -226,12 +239,25 @@ class ChatNamespace(socketio.AsyncNamespace):
 
     async def on_conversation_join(self, state: SocketState, payload: Any) -> Answer:
         conversation_id = parse_payload(ConversationRef, payload).conversation_id
-        snapshot = await self._messages.join(conversation_id, state.user_id)
+        room = conversation_room(conversation_id)
+        entering = conversation_id not in state.joined
+        if entering:
+            # Subscribed before the snapshot is read: every event after its lastSeq is heard.
+            await self._rooms.enter(room)
+        try:
+            snapshot = await self._messages.join(conversation_id, state.user_id)
+        except BaseException:
+            if entering:
+                await self._rooms.leave(room)
+            raise
         state.member_of.add(conversation_id)
-        if self.sessions.is_current(state) and conversation_id not in state.joined:
-            state.joined.add(conversation_id)
-            await self.enter_room(state.sid, conversation_room(conversation_id))
-            self._presence.joined(socket=state.sid, user=state.user_id, conversation=conversation_id)
+        if entering:
+            if self.sessions.is_current(state) and conversation_id not in state.joined:
+                state.joined.add(conversation_id)
+                await self.enter_room(state.sid, room)
+                self._presence.joined(socket=state.sid, user=state.user_id, conversation=conversation_id)
+            else:  # disconnected meanwhile, or a concurrent join of this socket came first
+                await self._rooms.leave(room)
         for member in snapshot.get("members", ()):
             if member.get("userId") == state.user_id:
                 member["online"] = True  # the joiner counts as online in its own snapshot (§4.3)
@@ -246,6 +272,7 @@ class ChatNamespace(socketio.AsyncNamespace):
             state.joined.discard(conversation_id)
             self._presence.left(socket=state.sid, user=state.user_id, conversation=conversation_id)
             await self.leave_room(state.sid, conversation_room(conversation_id))
+            await self._rooms.leave(conversation_room(conversation_id))
         return {}
 
     # ---- typing ------------------------------------------------------------------------
@@ -272,7 +299,8 @@ class ChatNamespace(socketio.AsyncNamespace):
         if not relayed:
             return
         data = {"conversationId": conversation_id, "userId": state.user_id}
-        await self.emit(event, data, room=conversation_room(conversation_id), skip_sid=state.sid)
+        relay = RoomEvent(conversation_id=conversation_id, event=event, data=data, skip_socket_id=state.sid)
+        self._relays.publish([relay.model_dump()])
 
     # ---- receipts ----------------------------------------------------------------------
 

@@ -1,10 +1,9 @@
 """Building the python-socketio server, and running its client manager.
 
-With Redis the manager is :class:`RedisManager` (python-socketio's pub/sub manager on the
-gateway's Redis pool): rooms span every gateway, so an emit to a room (typing) reaches
-members connected elsewhere. Its listener is started here at start-up rather than at the
-first connection, so that a gateway is subscribed before it reports ready, and it is
-stopped on shutdown.
+The manager is python-socketio's local one: its rooms are this gateway's sockets. What
+spans gateways (room events, typing relays, user events) goes over the bus, on the
+channel of its room (:mod:`parley_gateway.fanout`), not through a Socket.IO pub/sub
+manager, which would send every relay to every gateway on one channel.
 
 The server class itself, and everything else that reaches into python-socketio, is in
 :mod:`parley_gateway.transport`.
@@ -12,35 +11,27 @@ The server class itself, and everything else that reaches into python-socketio, 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
-import redis.asyncio as aioredis
 import socketio
 
 from parley_gateway.config import GatewaySettings
 from parley_gateway.sio.codec import OrjsonCodec
 from parley_gateway.transport.local_emit import JsonOnlyPacket
-from parley_gateway.transport.redis_manager import RedisManager
 from parley_gateway.transport.socketio_server import ParleyServer
 
 log = logging.getLogger(__name__)
 
 
-def create_server(settings: GatewaySettings, *, redis: aioredis.Redis | None = None) -> ParleyServer:
-    manager: socketio.AsyncManager
-    if redis is not None:
-        manager = RedisManager(redis, channel=f"{settings.redis_prefix}:socketio")
-    else:
-        manager = socketio.AsyncManager()
+def create_server(settings: GatewaySettings) -> ParleyServer:
     origins = settings.origin_policy()
     server = ParleyServer(
         connect_timeout_s=settings.connect_timeout_s,
         events_in_flight=settings.max_events_in_flight,
         async_mode="asgi",
-        client_manager=manager,
+        client_manager=socketio.AsyncManager(),
         serializer=JsonOnlyPacket,
         json=OrjsonCodec,
         ping_interval=settings.ping_interval_ms / 1000,
@@ -56,13 +47,6 @@ def create_server(settings: GatewaySettings, *, redis: aioredis.Redis | None = N
     return server
 
 
-def manager_subscribed(sio: socketio.AsyncServer) -> bool:
-    """True while the Redis manager is subscribed (always true without Redis)."""
-    if not isinstance(sio.manager, RedisManager):
-        return True
-    return sio.manager.listening
-
-
 @asynccontextmanager
 async def manager_running(sio: socketio.AsyncServer) -> AsyncIterator[None]:
     sio.manager_initialized = True  # tells python-socketio not to initialize it again
@@ -70,11 +54,4 @@ async def manager_running(sio: socketio.AsyncServer) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        listener = getattr(sio.manager, "thread", None)
-        if isinstance(listener, asyncio.Future):
-            listener.cancel()
-            with suppress(asyncio.CancelledError):
-                await listener
-        if isinstance(sio.manager, RedisManager):
-            await sio.manager.close()  # its pool is the gateway's, closed by the lifespan
         await sio.shutdown()

@@ -6,7 +6,6 @@ python-socketio, uvicorn or websockets, in one place.
 - :mod:`.socketio_server`: python-socketio's server without binary packets, with a connect
   deadline, bounded events in flight and per-address counts.
 - :mod:`.local_emit`: room events queued straight onto this gateway's sockets.
-- :mod:`.redis_manager`: python-socketio's pub/sub manager on the gateway's Redis pool.
 - :mod:`.ws_protocol`: uvicorn's WebSocket protocol answering bad handshakes, and writing
   ready-made frames.
 

@@ -50,7 +50,7 @@ UPSTREAM: dict[str, dict[str, str]] = {
     "engineio.async_drivers.asgi": {
         "translate_request": "39e74733f1fe46aa20e9ba2b651834a1",
     },
-    # python-socketio (socketio_server.ParleyServer, local_emit, redis_manager)
+    # python-socketio (socketio_server.ParleyServer, local_emit)
     "socketio.async_server": {
         "AsyncServer._handle_eio_connect": "4c462bbca904efb10e0b59d17a17b697",
         "AsyncServer._handle_eio_message": "38a7a6c5de2dd6e942e5c4f2488accad",
@@ -68,11 +68,6 @@ UPSTREAM: dict[str, dict[str, str]] = {
     },
     "socketio.packet": {
         "Packet.encode": "a9acce804e6c532d68439a2a492b2bac",
-    },
-    "socketio.async_pubsub_manager": {
-        "AsyncPubSubManager._thread": "f867805c44ce1a99756c16df3f248b38",
-        "AsyncPubSubManager._publish": "487a40a50567dd033ffaaf02588c2c7f",
-        "AsyncPubSubManager._listen": "cfca1e4ad7d624f8fad0f859000ceb48",
     },
     # uvicorn and websockets (ws_protocol.WebSocketProtocol; parley_common/serve.py)
     "uvicorn.protocols.websockets.websockets_sansio_impl": {
