@@ -148,7 +148,8 @@ def _start_node(directory: Path) -> ClusterNode:
             return node
         except redis.RedisError:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server on {port} did not start: {directory / 'redis.log'}") from None
+                log = directory / "redis.log"
+                raise RuntimeError(f"redis-server on {port} did not start: {log}") from None
             time.sleep(0.02)
 
 

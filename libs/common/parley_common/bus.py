@@ -236,7 +236,8 @@ class _RedisSubscription:
         self._waiting: defaultdict[str, deque[asyncio.Future[None]]] = defaultdict(deque)
         self._behind = False  # some wanted channel may not be subscribed
         self._listening = False
-        self._reading = False  # a reader is waiting on the connection: it sees confirmations
+        # Held by whoever reads the connection: the reader, or add() before anyone reads.
+        self._read_lock = asyncio.Lock()
         self._early: deque[dict[str, Any]] = deque()  # read by add() before anyone iterated
         self._decode_cpu_s = 0.0
 
@@ -256,10 +257,11 @@ class _RedisSubscription:
         waiting.append(confirmed)
         try:
             await self._pubsub.subscribe(name)
-            if self._reading:
+            if self._read_lock.locked():  # the reader will see the confirmation
                 await asyncio.wait_for(asyncio.shield(confirmed), CONFIRM_WAIT_S)
             else:
-                await asyncio.wait_for(self._pump(confirmed), CONFIRM_WAIT_S)
+                async with self._read_lock:
+                    await asyncio.wait_for(self._pump(confirmed), CONFIRM_WAIT_S)
             return True
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("bus: could not subscribe to %s yet (%s)", channel, exc)
@@ -296,36 +298,32 @@ class _RedisSubscription:
 
     async def _read(self) -> AsyncIterator[Envelope]:
         while True:
-            if self._early:
-                envelope = self._envelope(self._early.popleft())
-                if envelope is not None:
-                    yield envelope
-                continue
-            self._reading = True
-            try:
-                if self._behind:
-                    await self._catch_up()
-                if self._pubsub.connection is None:  # nothing subscribed yet
-                    await asyncio.sleep(RETRY_S)
-                    continue
-                item = await self._pubsub.get_message(timeout=READ_WAIT_S)
-            except (RedisError, OSError) as exc:
-                if self._listening:
-                    log.warning("bus subscription interrupted (%s); subscribing again", exc)
-                self._listening = False
-                self._behind = True
-                await asyncio.sleep(RETRY_S)
-                continue
-            self._listening = self._pubsub.subscribed
-            if item is None:
-                continue
-            if item.get("type") in _CONFIRMATIONS:
-                self._confirmed(item["channel"])
-                continue
-            envelope = self._envelope(item)
+            item = self._early.popleft() if self._early else await self._next_item()
+            envelope = self._envelope(item) if item is not None else None
             if envelope is not None:
-                self._reading = False  # while the consumer handles it, nobody reads
                 yield envelope
+
+    async def _next_item(self) -> dict[str, Any] | None:
+        try:
+            if self._behind:
+                await self._catch_up()
+            if self._pubsub.connection is None:  # nothing subscribed yet
+                await asyncio.sleep(RETRY_S)
+                return None
+            async with self._read_lock:
+                item: dict[str, Any] | None = await self._pubsub.get_message(timeout=READ_WAIT_S)
+        except (RedisError, OSError) as exc:
+            if self._listening:
+                log.warning("bus subscription interrupted (%s); subscribing again", exc)
+            self._listening = False
+            self._behind = True
+            await asyncio.sleep(RETRY_S)
+            return None
+        self._listening = self._pubsub.subscribed
+        if item is not None and item.get("type") in _CONFIRMATIONS:
+            self._confirmed(item["channel"])
+            return None
+        return item
 
     def _envelope(self, item: dict[str, Any]) -> Envelope | None:
         if item.get("type") not in _MESSAGES:
