@@ -30,13 +30,16 @@ import {
   type SocketFactory,
   type TokenProvider,
   type Transport,
+  definedOnly,
+  guarded,
   warn,
 } from "./connection.js";
 import { Conversation } from "./conversation.js";
-import { AuthError, ClientClosed, NotConnected, ParleyError, isRecord } from "./errors.js";
+import { routeEvents } from "./events.js";
+import { AuthError, ClientClosed, NotConnected, ParleyError } from "./errors.js";
 import { type FetchLike, ParleyHttp } from "./http.js";
 import { tokenSubject, uuid4 } from "./ids.js";
-import type { ConnectionState, WireMessage } from "./models.js";
+import type { ConnectionState } from "./models.js";
 import { type NetworkStatus, alwaysOnline } from "./network.js";
 import { Outbox, type OutboxItem } from "./outbox.js";
 import { HttpPoller } from "./poller.js";
@@ -157,7 +160,7 @@ export class ParleyClient {
       },
       random: options.random ?? Math.random,
     });
-    this.routeEvents();
+    routeEvents(this.connection, this.conversations, () => this.current);
     this.connection.onConnected.push(() => this.afterConnect());
     this.connection.onStateChange((state) => {
       if (state === "disconnected") for (const c of this.conversations.values()) c.disconnected();
@@ -391,11 +394,11 @@ export class ParleyClient {
     if (this.closed) return;
     const capped = capModes(this.wanted, this.config.config.features);
     const next = this.socketFailing && needsSocket(capped) ? ALL_HTTP : capped;
-    this.connection.setEnabled(needsSocket(capped)); // a failing socket keeps trying
     const previous = this.current;
+    this.current = next;
+    this.connection.setEnabled(needsSocket(capped)); // a failing socket keeps trying
     this.poller.setActive(next.messages === "http" || next.presence === "http");
     if (!sameModes(previous, next)) {
-      this.current = next;
       this.switched(previous, next);
       for (const listener of [...this.modeListeners]) guarded(() => listener(next));
     }
@@ -438,48 +441,5 @@ export class ParleyClient {
   private sent(item: OutboxItem, outcome: Outcome): void {
     this.conversations.get(item.conversationId)?.sent(item, outcome); // unless it was left
   }
-
-  private about(data: unknown): Conversation | undefined {
-    if (!isRecord(data) || typeof data["conversationId"] !== "string") return undefined;
-    return this.conversations.get(data["conversationId"]);
-  }
-
-  private routeEvents(): void {
-    const on = (event: string, handle: (c: Conversation, data: Record<string, unknown>) => void): void => {
-      this.connection.on(event, (data) => {
-        const conversation = this.about(data);
-        if (conversation !== undefined) handle(conversation, data as Record<string, unknown>);
-      });
-    };
-    // A feature in `http` / `off` mode ignores its socket events: they come from polling, or not at all.
-    const messages = (): boolean => this.current.messages === "socket";
-    const typing = (): boolean => this.current.typing === "socket";
-    const presence = (): boolean => this.current.presence === "socket";
-    this.connection.on("message:new", (data) => {
-      const message = isRecord(data) ? data["message"] : undefined;
-      if (messages()) this.about(message)?.messageNew(message as WireMessage);
-    });
-    on("typing:start", (c, data) => typing() && c.typing.started(String(data["userId"])));
-    on("typing:stop", (c, data) => typing() && c.typing.stopped(String(data["userId"])));
-    on("user:online", (c, data) => presence() && c.presence(String(data["userId"]), true));
-    on("user:offline", (c, data) => presence() && c.presence(String(data["userId"]), false));
-    on("message:delivered", (c, data) => {
-      if (messages()) c.receipt("delivered", String(data["userId"]), Number(data["upToSeq"]));
-    });
-    on("message:read", (c, data) => {
-      if (messages()) c.receipt("read", String(data["userId"]), Number(data["upToSeq"]));
-    });
-  }
 }
 
-function guarded(work: () => void): void {
-  try {
-    work();
-  } catch (error) {
-    warn("a listener failed", error);
-  }
-}
-
-function definedOnly<T extends object>(values: T): Partial<T> {
-  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<T>;
-}

@@ -335,7 +335,8 @@ function release(socket: SocketLike): void {
   socket.disconnect();
 }
 
-function guarded(work: () => void): void {
+/** Run a listener; one that throws is logged, never breaks the caller. */
+export function guarded(work: () => void): void {
   try {
     work();
   } catch (error) {
@@ -347,6 +348,7 @@ export function warn(what: string, error: unknown): void {
   (globalThis as { console?: { warn(...args: unknown[]): void } }).console?.warn(`parley: ${what}`, error);
 }
 
-function definedOnly<T extends object>(options: T): Partial<T> {
+/** `options` without its `undefined` values, for spreading over defaults. */
+export function definedOnly<T extends object>(options: T): Partial<T> {
   return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
