@@ -25,7 +25,9 @@ from parley_common.redis_client import create_redis
 from parley_messages.api import client_config, dev, internal, public
 from parley_messages.config import MessagesSettings
 from parley_messages.db import create_engine
+from parley_messages.pg_send import PgSendStore
 from parley_messages.service import MessagesService
+from parley_messages.sqlite_send import SqliteSendStore
 from parley_messages.store import MessageStore
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,7 @@ def create_app(
                 app_bus = InProcessBus()
             service = MessagesService(
                 store=MessageStore(engine),
+                sends=PgSendStore(engine) if engine.dialect.name == "postgresql" else SqliteSendStore(engine),
                 bus=app_bus,
                 limiter=app_limiter or SendRateLimiter.in_memory(),
                 online=app_online,

@@ -4,9 +4,13 @@ backoff), never ``internal``, on every path (SQLAlchemy's and raw asyncpg's)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 from sqlalchemy import exc as sa_exc
+
+from parley_common.errors import Unavailable
 
 # SQLSTATEs of a server that cannot serve now: class 08 (connection exception), class 57
 # (operator intervention: shutting down, starting up, in crash recovery), 53300 (too many
@@ -33,3 +37,13 @@ def is_outage(exc: BaseException) -> bool:
             or sqlstate.startswith(OUTAGE_SQLSTATES)
         )
     return isinstance(exc, (*RAW_OUTAGES, asyncio.TimeoutError, sa_exc.TimeoutError))
+
+
+@asynccontextmanager
+async def outage_as_unavailable() -> AsyncIterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        if is_outage(exc):
+            raise Unavailable("the database is unavailable; nothing was stored") from exc
+        raise

@@ -1,135 +1,42 @@
-"""The hot paths on PostgreSQL in plain asyncpg, without the SQL builder: sends, and the
-conversation read behind every ``conversation:join`` (a reconnect storm is all joins).
+"""The send store on PostgreSQL, in plain asyncpg: four round trips per batch, whatever its
+size (take the keys' locks, check, store, commit).
 
-Same statements and transaction as :class:`parley_messages.store.MessageStore`'s portable
-send path (which SQLite still uses), as prepared statements on the pool's raw asyncpg
-connection. Measured at 200 msg/s, SQLAlchemy's statement building and execution was
-over a third of the service's CPU per message.
+The keys are held with transaction-level advisory locks, taken in one order (so two batches
+cannot deadlock on them): a concurrent send of the same key waits for this transaction, and
+its check, a new statement and so a new snapshot, then finds the message stored.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from parley_common.errors import Unavailable
-from parley_common.wire import Message
-from parley_messages.models import read_text
-from parley_messages.outages import RAW_OUTAGES, is_outage
+from parley_messages.pg_raw import raw_connection
+from parley_messages.send_store import Checked, NewMessage, StoredMessage
 
-SEND_CONTEXT = """
-SELECT c.last_seq,
-       EXISTS (SELECT 1 FROM conversation_members m
-               WHERE m.conversation_id = c.id AND m.user_id = $2) AS is_member,
-       msg.id, msg.conversation_id, msg.sender_id, msg.client_message_id, msg.body, msg.body_escaped,
-       msg.seq, msg.created_at
-FROM conversations c
-LEFT JOIN messages msg ON msg.sender_id = $2 AND msg.client_message_id = $3
-WHERE c.id = $1
+CHECK = """
+SELECT c.id IS NOT NULL AS found, m.user_id IS NOT NULL AS is_member,
+       old.id, old.conversation_id, old.body, old.body_escaped, old.seq, old.created_at
+FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
+     AS i(conversation_id, sender_id, client_message_id, ord)
+LEFT JOIN conversations c ON c.id = i.conversation_id
+LEFT JOIN conversation_members m ON m.conversation_id = i.conversation_id AND m.user_id = i.sender_id
+LEFT JOIN messages old ON old.sender_id = i.sender_id AND old.client_message_id = i.client_message_id
+ORDER BY i.ord
 """
-BUMP = "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq"
-INSERT = """
-INSERT INTO messages (id, conversation_id, sender_id, client_message_id, body, body_escaped, seq, created_at)
-VALUES ($1, $2, $3, $4, $5, TRUE, $6, $7)
-ON CONFLICT (sender_id, client_message_id) DO NOTHING
-RETURNING id, conversation_id, sender_id, client_message_id, body, body_escaped, seq, created_at
-"""
-OUTAGES = RAW_OUTAGES
-
-
-class Duplicate(Exception):
-    """The idempotency key was taken meanwhile: the transaction is rolled back, bump and all."""
-
-
-def message_of(row: Any) -> Message:
-    return Message(
-        id=row["id"],
-        conversation_id=row["conversation_id"],
-        sender_id=row["sender_id"],
-        client_message_id=row["client_message_id"],
-        body=read_text(row["body"], row["body_escaped"]),
-        seq=row["seq"],
-        created_at=row["created_at"],
-    )
-
-
-class PgSendPath:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-
-    @asynccontextmanager
-    async def _raw(self) -> AsyncIterator[asyncpg.Connection]:
-        """A pooled connection, as asyncpg; dropped from the pool if it failed."""
-        try:
-            async with self._engine.connect() as conn:
-                raw = await conn.get_raw_connection()
-                try:
-                    yield raw.driver_connection
-                except OUTAGES:
-                    await conn.invalidate()
-                    raise
-        except Exception as exc:
-            if is_outage(exc):  # SQLAlchemy's pool wraps what a refused connection raises
-                raise Unavailable("the database is unavailable; nothing was stored") from exc
-            raise
-
-    async def send_context(self, *, conversation_id: str, sender_id: str, client_message_id: str) -> Any:
-        async with self._raw() as conn:
-            return await conn.fetchrow(SEND_CONTEXT, conversation_id, sender_id, client_message_id)
-
-    async def insert_txn(
-        self,
-        values: tuple[str, str, str, str, str],
-        *,
-        now: Callable[[], datetime],
-        before_commit: Callable[[], Awaitable[None]],
-    ) -> Message | None:
-        """Bump the conversation's seq and insert; None (rolled back) when it exists already."""
-        message_id, conversation_id, sender_id, client_message_id, body = values
-        try:
-            async with self._raw() as conn, conn.transaction():
-                seq = await conn.fetchval(BUMP, conversation_id)
-                if seq is None:
-                    raise Duplicate  # the conversation vanished: nothing to store
-                row = await conn.fetchrow(
-                    INSERT, message_id, conversation_id, sender_id, client_message_id, body, seq, now()
-                )
-                if row is None:
-                    raise Duplicate
-                await before_commit()
-                return message_of(row)
-        except Duplicate:
-            return None
-
-
-# A whole batch of sends in one statement, so one round trip and atomic: every send's checks
-# (conversation, membership, the idempotency key stored before or repeated earlier in the
-# batch) and the insert of those that pass and were admitted by the rate limit. The
-# conversations' rows are locked in id order, each bumped once by its number of new
-# messages, and the messages inserted with the seqs that makes, in batch order. No ON
-# CONFLICT: a key taken meanwhile by a concurrent send fails the whole statement (bump
-# included), which the caller answers by redoing the batch send by send.
-SEND_BATCH = """
-WITH checked AS MATERIALIZED (
-  SELECT i.*, c.id IS NOT NULL AS found, m.user_id IS NOT NULL AS is_member,
-         old.id AS old_id, old.conversation_id AS old_conversation_id, old.body AS old_body,
-         old.body_escaped AS old_body_escaped, old.seq AS old_seq, old.created_at AS old_created_at
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bool[]) WITH ORDINALITY
-       AS i(id, conversation_id, sender_id, client_message_id, body, admitted, ord)
-  LEFT JOIN conversations c ON c.id = i.conversation_id
-  LEFT JOIN conversation_members m ON m.conversation_id = i.conversation_id AND m.user_id = i.sender_id
-  LEFT JOIN messages old ON old.sender_id = i.sender_id AND old.client_message_id = i.client_message_id
-), passing AS MATERIALIZED (
-  SELECT p.*, row_number() OVER (PARTITION BY p.sender_id, p.client_message_id ORDER BY p.ord) AS nth
-  FROM checked p WHERE p.found AND p.is_member AND p.old_id IS NULL
-), fresh AS (
-  SELECT f.*, row_number() OVER (PARTITION BY f.conversation_id ORDER BY f.ord) AS pos
-  FROM passing f WHERE f.nth = 1 AND f.admitted
+# The conversations' rows locked in id order, each bumped once by its number of new
+# messages, and the messages inserted with the seqs that makes, in batch order.
+STORE = """
+WITH fresh AS (
+  SELECT i.*, row_number() OVER (PARTITION BY i.conversation_id ORDER BY i.ord) AS pos
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY
+       AS i(id, conversation_id, sender_id, client_message_id, body, ord)
 ), wanted AS (
   SELECT conversation_id, count(*) AS n FROM fresh GROUP BY conversation_id
 ), locked AS (
@@ -142,45 +49,74 @@ WITH checked AS MATERIALIZED (
 ), stored AS (
   INSERT INTO messages
     (id, conversation_id, sender_id, client_message_id, body, body_escaped, seq, created_at)
-  SELECT f.id, f.conversation_id, f.sender_id, f.client_message_id, f.body, TRUE, b.last - b.n + f.pos, $7
+  SELECT f.id, f.conversation_id, f.sender_id, f.client_message_id, f.body, TRUE, b.last - b.n + f.pos, $6
   FROM fresh f JOIN bumped b ON b.id = f.conversation_id
   ORDER BY f.ord
   RETURNING id, seq
 )
-SELECT ch.found, ch.is_member, p.nth, ch.old_id, ch.old_conversation_id, ch.old_body,
-       ch.old_body_escaped, ch.old_seq, ch.old_created_at, s.seq AS new_seq
-FROM checked ch LEFT JOIN passing p ON p.ord = ch.ord LEFT JOIN stored s ON s.id = ch.id
-ORDER BY ch.ord
+SELECT s.seq FROM fresh f LEFT JOIN stored s ON s.id = f.id ORDER BY f.ord
 """
-# One statement, one snapshot: the conversation and its members, no transaction around it.
-CONVERSATION_WITH_MEMBERS = """
-SELECT c.id, c.title, c.title_escaped, c.created_at, c.last_seq,
-       m.user_id, m.last_delivered_seq, m.last_read_seq
-FROM conversations c LEFT JOIN conversation_members m ON m.conversation_id = c.id
-WHERE c.id = $1
-ORDER BY m.user_id
-"""
-RACES = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError)
 
 
-class PgBatchPath(PgSendPath):
-    """Many sends checked and stored in one statement; the join snapshot in another."""
+def key_lock(sender_id: str, client_message_id: str) -> int:
+    """The advisory lock (a signed 64-bit number) of an idempotency key."""
+    digest = hashlib.blake2b(f"{sender_id}\x00{client_message_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
-    async def conversation_with_members(self, conversation_id: str) -> list[Any]:
-        """One row per member (conversation columns repeated); empty when there is no such
-        conversation."""
-        async with self._raw() as conn:
-            return list(await conn.fetch(CONVERSATION_WITH_MEMBERS, conversation_id))
 
-    async def send_batch(
-        self, rows: list[tuple[str, str, str, str, str]], admitted: list[bool], *, created_at: datetime
-    ) -> list[Any] | None:
-        """Check and store (id, conversation, sender, clientMessageId, body) rows: one result row
-        per send, in order (see :data:`SEND_BATCH`); None, and nothing stored, when a key was
-        taken meanwhile by a concurrent send."""
-        columns = [list(column) for column in zip(*rows, strict=True)]
-        try:
-            async with self._raw() as conn:
-                return list(await conn.fetch(SEND_BATCH, *columns, admitted, created_at))
-        except RACES:
-            return None
+def _begin_holding(sends: Sequence[NewMessage]) -> str:
+    # Numbers we computed, inlined: BEGIN and the locks in one round trip (a simple query).
+    locks = sorted({key_lock(s.sender_id, s.client_message_id) for s in sends})
+    return "BEGIN; SELECT " + ", ".join(f"pg_advisory_xact_lock({lock})" for lock in locks)
+
+
+class PgSendStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @asynccontextmanager
+    async def send_txn(self, sends: Sequence[NewMessage]) -> AsyncIterator[_PgSendTxn]:
+        async with raw_connection(self._engine) as conn:
+            try:
+                await conn.execute(_begin_holding(sends))
+                rows = await conn.fetch(
+                    CHECK,
+                    [s.conversation_id for s in sends],
+                    [s.sender_id for s in sends],
+                    [s.client_message_id for s in sends],
+                )
+                yield _PgSendTxn(conn, [_checked(send, row) for send, row in zip(sends, rows, strict=True)])
+            except BaseException:
+                # Not to mask what failed (a connection still in the transaction is dropped).
+                with contextlib.suppress(Exception):
+                    await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
+
+
+class _PgSendTxn:
+    def __init__(self, conn: asyncpg.Connection, checked: list[Checked]) -> None:
+        self._conn = conn
+        self.checked = checked
+
+    async def store(self, sends: Sequence[NewMessage], *, created_at: datetime) -> list[int | None]:
+        if not sends:
+            return []
+        columns = [list(column) for column in zip(*sends, strict=True)]
+        return [row["seq"] for row in await self._conn.fetch(STORE, *columns, created_at)]
+
+
+def _checked(send: NewMessage, row: asyncpg.Record) -> Checked:
+    before = None
+    if row["id"] is not None:
+        before = StoredMessage(
+            row["id"],
+            row["conversation_id"],
+            send.sender_id,
+            send.client_message_id,
+            row["body"],
+            row["body_escaped"],
+            row["seq"],
+            row["created_at"],
+        )
+    return Checked(found=row["found"], is_member=row["is_member"], before=before)

@@ -1,14 +1,14 @@
 """The messages service's logic. It imports neither FastAPI nor Socket.IO.
 
 Sending (PROTOCOL §4.2) checks, in this order: payload (done by the wire models),
-membership, idempotency, rate limit. The idempotency key is (sender, clientMessageId),
-owned by :meth:`MessagesService.send_message` and backed by the ``uq_messages_idempotency``
-unique constraint: a repeat returns the stored message, stores nothing and is never
-rate limited. The rate limit is taken inside the insert transaction, once the row is
-known to be new, so that concurrent retries of one message (which all pass the first
-idempotency look-up) are answered as duplicates, never as ``rate_limited``. The batch
-path (:meth:`MessagesService.send_batch`) gets the same answers another way: slots first,
-handed back for what was not stored.
+membership, idempotency, rate limit. There is one send path, :meth:`MessagesService.send_batch`
+(:meth:`~MessagesService.send_message` is a batch of one), in one transaction of the send
+store (:class:`parley_messages.send_store.SendStore`). The idempotency key is (sender,
+clientMessageId), backed by the ``uq_messages_idempotency`` unique constraint and held by
+the transaction from its checks to its commit: a repeat, even one sent concurrently with the
+original, returns the stored message, stores nothing and is never rate limited. The rate
+limit is taken, in one round trip, for exactly the sends found new (and the first of each
+key repeated within the batch, whose later sends are answered as duplicates of it).
 Every change a room should hear about is published on the bus after commit, in commit
 order, without the answer waiting for it (:class:`RoomEventPublisher`).
 """
@@ -17,19 +17,18 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from parley_common.bus import Bus
 from parley_common.channels import Router
-from parley_common.errors import Forbidden, NotFound, ParleyError, RateLimited
+from parley_common.errors import Forbidden, NotFound, ParleyError
 from parley_common.events import RoomEvent
-from parley_common.internal_api import InternalSend
 from parley_common.presence import OnlineReader
 from parley_common.ratelimit import SendRateLimiter
-from parley_common.room_publisher import RoomEventDict, RoomEventPublisher
-from parley_common.timefmt import format_ts, utcnow_ms
+from parley_common.room_publisher import RoomEventPublisher
+from parley_common.timefmt import utcnow_ms
 from parley_common.wire import (
     Conversation,
     ConversationDetail,
@@ -38,17 +37,15 @@ from parley_common.wire import (
     Message,
     ReceiptMoved,
     ReceiptResult,
-    SendResult,
     SyncQuery,
     SyncResult,
 )
-from parley_messages.metrics import DUPLICATES, RATE_LIMITED, STORED
-from parley_messages.models import read_text
+from parley_messages.metrics import RATE_LIMITED, STORED
+from parley_messages.send_answers import Answer, BatchAnswers, Send
+from parley_messages.send_store import NewMessage, SendStore, StoredMessage
 from parley_messages.store import Access, MessageStore, WatermarkKind, WatermarkMove
 
 log = logging.getLogger(__name__)
-
-Answer = dict[str, Any]  # an ack body: {"message", "duplicate"}, wire keys
 
 
 class NobodyOnline:
@@ -67,6 +64,7 @@ class MessagesService:
         self,
         *,
         store: MessageStore,
+        sends: SendStore,
         bus: Bus,
         limiter: SendRateLimiter,
         online: OnlineReader | None = None,
@@ -75,6 +73,7 @@ class MessagesService:
         router: Router | None = None,
     ) -> None:
         self._store = store
+        self._sends = sends
         self._room_events = RoomEventPublisher(bus, router)
         self._limiter = limiter
         self._online = online or NobodyOnline()
@@ -162,139 +161,46 @@ class MessagesService:
 
     # ---- messages -------------------------------------------------------------------
 
-    async def send_message(
-        self,
-        *,
-        sender_id: str,
-        conversation_id: str,
-        client_message_id: str,
-        body: str,
-        origin_socket_id: str | None = None,
-    ) -> SendResult:
-        """Store a (sanitized, validated) message once, and announce it after commit."""
-        access, stored = await self._store.send_context(
-            conversation_id=conversation_id, sender_id=sender_id, client_message_id=client_message_id
-        )
-        _require_member(access)
-        if stored is not None:
-            DUPLICATES.inc()
-            return SendResult(message=stored, duplicate=True)
+    async def send_message(self, send: Send) -> Answer:
+        """One send: a batch of one (:meth:`send_batch`), its refusal raised."""
+        [answer] = await self.send_batch([send])
+        if isinstance(answer, ParleyError):
+            raise answer
+        return answer
 
-        async def admit() -> None:
-            retry_after_ms = await self._limiter.acquire(sender_id)
-            if retry_after_ms:
-                RATE_LIMITED.inc()
-                raise RateLimited(retry_after_ms=retry_after_ms)
-
-        message = await self._store.insert_message_txn(
-            message_id=new_id(),
-            conversation_id=conversation_id,
-            sender_id=sender_id,
-            client_message_id=client_message_id,
-            body=body,
-            now=self._clock,
-            before_commit=admit,
-        )
-        if message is None:
-            # Lost a race with a concurrent send of the same key: answer with the winner.
-            stored = await self._store.find_sent_message(
-                sender_id=sender_id, client_message_id=client_message_id
-            )
-            if stored is None:
-                raise NotFound()
-            DUPLICATES.inc()
-            return SendResult(message=stored, duplicate=True)
-        STORED.inc()
-        await self._announce(
-            RoomEvent(
-                conversation_id=conversation_id,
-                event="message:new",
-                data={"message": message.wire()},
-                skip_socket_id=origin_socket_id,
-            )
-        )
-        return SendResult(message=message, duplicate=False)
-
-    async def send_batch(self, sends: list[InternalSend]) -> list[Answer | ParleyError]:
-        """Many sends, each answered as by :meth:`send_message`, in one round trip to the
-        rate limit store and one to the database. Per send, in order: the ack body
-        (``{"message", "duplicate"}``, wire dicts) or the refusal.
-
-        The same checks per send and the same answers (membership, idempotency, rate limit),
-        but the rate limit is taken first, for every send, and handed back for those that
-        turn out not to be stored (duplicates and refusals), so that the checks and the
-        inserts can be one statement (:data:`parley_messages.pg_send.SEND_BATCH`). A key
-        repeated within the batch is answered as a duplicate of its first occurrence. Should
-        a concurrent send take one of the keys meanwhile, nothing is stored, every slot is
-        handed back and the batch is redone send by send.
-        """
-        if not self._store.stores_batches:
-            # SQLite serializes writers anyway: one by one, in batch order.
-            return [await self._send_answer(s) for s in sends]
-        first = await self._send_batch_once(sends)
-        if first is None:
-            return [await self._send_answer(s) for s in sends]
-        results = first.answers
-        # A send refused while slots were held by sends of this batch that were not stored
-        # after all (handed back since) would have been admitted one by one: one more pass.
-        freed = set(first.handed_back)
-        again = [
-            i
-            for i, answer in enumerate(results)
-            if isinstance(answer, RateLimited) and sends[i].sender_id in freed
+    async def send_batch(self, sends: Sequence[Send]) -> list[Answer | ParleyError]:
+        """Store each send once, and announce it after commit. Per send, in order: the ack
+        body (``{"message", "duplicate"}``, wire dicts) or the refusal."""
+        if not sends:
+            return []
+        new = [
+            NewMessage(new_id(), s.conversation_id, s.sender_id, s.client_message_id, s.body) for s in sends
         ]
-        counted = set()  # answered by send_message, which counts its own refusals
-        if again:
-            second = await self._send_batch_once([sends[i] for i in again])
-            if second is None:
-                redone, counted = [await self._send_answer(sends[i]) for i in again], set(again)
-            else:
-                redone = second.answers
-            for i, answer in zip(again, redone, strict=True):
-                results[i] = answer
-        RATE_LIMITED.inc(
-            sum(1 for i, answer in enumerate(results) if isinstance(answer, RateLimited) and i not in counted)
-        )
-        return results
-
-    async def _send_batch_once(self, sends: list[InternalSend]) -> _BatchAnswers | None:
-        """One pass: None, and nothing stored nor taken, when a concurrent send took one of
-        the keys meanwhile."""
-        admission = await self._limiter.admit([s.sender_id for s in sends])
-        taken = [s.sender_id for s, wait in zip(sends, admission.waits, strict=True) if not wait]
-        created_at = self._clock()
-        rows = [(new_id(), s.conversation_id, s.sender_id, s.client_message_id, s.body) for s in sends]
+        admission, admitted = None, []
         try:
-            found = await self._store.send_batch(
-                rows, [not wait for wait in admission.waits], created_at=created_at
-            )
-        except Exception:
-            await self._limiter.give_back(taken, admission)
+            async with self._sends.send_txn(new) as txn:
+                answers = BatchAnswers(sends, txn.checked)
+                admission = await self._limiter.admit([sends[i].sender_id for i in answers.fresh])
+                for i, wait in zip(answers.fresh, admission.waits, strict=True):
+                    if wait:
+                        answers.limited(i, wait)
+                    else:
+                        admitted.append(i)
+                created_at = self._clock()
+                seqs = await txn.store([new[i] for i in admitted], created_at=created_at)
+        except BaseException:
+            if admission is not None:  # nothing was stored: the slots are free again
+                await self._limiter.give_back([sends[i].sender_id for i in admitted], admission)
             raise
-        if found is None:
-            await self._limiter.give_back(taken, admission)
-            return None
-        answers = _BatchAnswers(format_ts(created_at))
-        for send, row, new, wait in zip(sends, found, rows, admission.waits, strict=True):
-            answers.add(send, row, message_id=new[0], wait_ms=wait)
-        await self._limiter.give_back(answers.handed_back, admission)
+        for i, seq in zip(admitted, seqs, strict=True):
+            if seq is None:
+                answers.gone(i)  # its slot expires with the window
+            else:
+                answers.stored(i, StoredMessage(*new[i], True, seq, created_at))
+        RATE_LIMITED.inc(len(answers.fresh) - len(admitted))
         STORED.inc(len(answers.events))
         self._room_events.publish(answers.events)
-        return answers
-
-    async def _send_answer(self, send: InternalSend) -> Answer | ParleyError:
-        """One send through :meth:`send_message`, answered as the batch path answers."""
-        try:
-            result = await self.send_message(
-                sender_id=send.sender_id,
-                conversation_id=send.conversation_id,
-                client_message_id=send.client_message_id,
-                body=send.body,
-                origin_socket_id=send.origin_socket_id,
-            )
-        except ParleyError as exc:
-            return exc
-        return result.wire()
+        return answers.answers()
 
     async def sync(self, *, user_id: str, conversation_id: str, query: SyncQuery) -> SyncResult:
         access = await self.check_access(user_id=user_id, conversation_id=conversation_id)
@@ -349,80 +255,6 @@ class MessagesService:
     async def events_published(self) -> None:
         """Wait until the events of everything answered so far are on the bus (shutdown)."""
         await self._room_events.flush()
-
-
-class _BatchAnswers:
-    """A batch's answers and events, built from :data:`SEND_BATCH`'s rows straight into wire
-    dicts (a model per message, built and dumped twice, was a fifth of the service's CPU
-    under load)."""
-
-    def __init__(self, created_at: str) -> None:
-        self._created_at = created_at
-        self._first: dict[tuple[str, str], Answer | ParleyError] = {}
-        self.answers: list[Answer | ParleyError] = []
-        self.events: list[RoomEventDict] = []
-        self.handed_back: list[str] = []  # the senders of admitted sends that were not stored
-
-    def add(self, send: InternalSend, row: Mapping[str, Any], *, message_id: str, wait_ms: int) -> None:
-        answer = self._answer(send, row, message_id, wait_ms)
-        if not wait_ms and (isinstance(answer, ParleyError) or answer["duplicate"]):
-            self.handed_back.append(send.sender_id)
-        self.answers.append(answer)
-
-    def _answer(
-        self, send: InternalSend, row: Mapping[str, Any], message_id: str, wait_ms: int
-    ) -> Answer | ParleyError:
-        if not row["found"]:
-            return NotFound()
-        if not row["is_member"]:
-            return Forbidden()
-        if row["old_id"] is not None:
-            DUPLICATES.inc()
-            stored = {
-                "id": row["old_id"],
-                "conversationId": row["old_conversation_id"],
-                "senderId": send.sender_id,
-                "clientMessageId": send.client_message_id,
-                "body": read_text(row["old_body"], row["old_body_escaped"]),
-                "seq": row["old_seq"],
-                "createdAt": format_ts(row["old_created_at"]),
-            }
-            return {"message": stored, "duplicate": True}
-        key = (send.sender_id, send.client_message_id)
-        if row["nth"] != 1:  # repeated within the batch: as its first occurrence was answered
-            first = self._first[key]
-            if isinstance(first, ParleyError):
-                return first
-            DUPLICATES.inc()
-            return {"message": first["message"], "duplicate": True}
-        self._first[key] = answer = self._first_answer(send, row, message_id, wait_ms)
-        return answer
-
-    def _first_answer(
-        self, send: InternalSend, row: Mapping[str, Any], message_id: str, wait_ms: int
-    ) -> Answer | ParleyError:
-        if wait_ms:
-            return RateLimited(retry_after_ms=wait_ms)
-        if row["new_seq"] is None:
-            return NotFound()  # the conversation was deleted meanwhile
-        message = {
-            "id": message_id,
-            "conversationId": send.conversation_id,
-            "senderId": send.sender_id,
-            "clientMessageId": send.client_message_id,
-            "body": send.body,
-            "seq": row["new_seq"],
-            "createdAt": self._created_at,
-        }
-        self.events.append(
-            {
-                "conversation_id": send.conversation_id,
-                "event": "message:new",
-                "data": {"message": message},
-                "skip_socket_id": send.origin_socket_id,
-            }
-        )
-        return {"message": message, "duplicate": False}
 
 
 def _require_member(access: Access | None) -> Access:

@@ -1,4 +1,5 @@
-"""SQL for the messages service: one method per operation, each its own transaction.
+"""SQL for the messages service but the send path (:mod:`parley_messages.send_store`): one
+method per operation, each its own transaction.
 
 Methods whose name ends in ``_txn`` run several statements in one transaction; the rest
 are single statements. Connection-level failures become :class:`Unavailable`.
@@ -6,22 +7,19 @@ are single statements. Connection-level failures become :class:`Unavailable`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import and_, exists, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from parley_common.errors import Unavailable
 from parley_common.wire import Conversation, Member, Message
 from parley_messages.models import ConversationRow, MemberRow, MessageRow, read_text, read_title
-from parley_messages.outages import is_outage
-from parley_messages.pg_send import PgBatchPath, message_of
+from parley_messages.outages import outage_as_unavailable
+from parley_messages.pg_raw import conversation_with_members
 
 conversations = ConversationRow.__table__  # type: ignore[attr-defined]
 members = MemberRow.__table__  # type: ignore[attr-defined]
@@ -37,10 +35,6 @@ _MESSAGE_COLUMNS = (
     messages.c.seq,
     messages.c.created_at,
 )
-
-
-class _RolledBack(Exception):
-    """Raised inside a transaction to roll it back on purpose."""
 
 
 WatermarkKind = Literal["delivered", "read"]
@@ -78,34 +72,23 @@ def _message(row: Any) -> Message:
     )
 
 
-@asynccontextmanager
-async def _outage_as_unavailable() -> AsyncIterator[None]:
-    try:
-        yield
-    except Exception as exc:
-        if is_outage(exc):
-            raise Unavailable("the database is unavailable; nothing was stored") from exc
-        raise
-
-
 class MessageStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         # Single statements need no BEGIN/COMMIT round trips around them.
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-        self._pg = PgBatchPath(engine) if engine.dialect.name == "postgresql" else None
+        self._on_postgres = engine.dialect.name == "postgresql"
 
     @asynccontextmanager
     async def _begin(self) -> AsyncIterator[AsyncConnection]:
         """A transaction: committed at the end of the block, rolled back on error."""
-        async with _outage_as_unavailable(), self._engine.begin() as conn:
+        async with outage_as_unavailable(), self._engine.begin() as conn:
             yield conn
 
     @asynccontextmanager
     async def _single(self) -> AsyncIterator[AsyncConnection]:
         """A connection in autocommit mode, for one statement."""
-        async with _outage_as_unavailable(), self._autocommit.connect() as conn:
+        async with outage_as_unavailable(), self._autocommit.connect() as conn:
             yield conn
 
     async def ping(self) -> None:
@@ -174,8 +157,8 @@ class MessageStore:
         """The conversation joined with its members, one mapping per member (ordered by
         user id; ``user_id`` None for a conversation without members), by one statement;
         empty when there is no such conversation."""
-        if self._pg is not None:
-            return await self._pg.conversation_with_members(conversation_id)
+        if self._on_postgres:
+            return await conversation_with_members(self._engine, conversation_id)
         query = (
             select(
                 conversations.c.id,
@@ -231,128 +214,6 @@ class MessageStore:
         return None if row is None else Access(last_seq=row.last_seq, is_member=bool(row.is_member))
 
     # ---- messages -------------------------------------------------------------------
-
-    async def find_sent_message(self, *, sender_id: str, client_message_id: str) -> Message | None:
-        """Look up by the idempotency key (sender, clientMessageId)."""
-        query = select(*_MESSAGE_COLUMNS).where(
-            messages.c.sender_id == sender_id, messages.c.client_message_id == client_message_id
-        )
-        async with self._single() as conn:
-            row = (await conn.execute(query)).first()
-        return None if row is None else _message(row)
-
-    async def send_context(
-        self, *, conversation_id: str, sender_id: str, client_message_id: str
-    ) -> tuple[Access | None, Message | None]:
-        """Access and the message stored under the idempotency key, in one round trip."""
-        if self._pg is not None:
-            found = await self._pg.send_context(
-                conversation_id=conversation_id, sender_id=sender_id, client_message_id=client_message_id
-            )
-            if found is None:
-                return None, None
-            access = Access(last_seq=found["last_seq"], is_member=bool(found["is_member"]))
-            return access, (message_of(found) if found["id"] is not None else None)
-        is_member = exists().where(
-            and_(members.c.conversation_id == conversations.c.id, members.c.user_id == sender_id)
-        )
-        query = (
-            select(conversations.c.last_seq, is_member.label("is_member"), *_MESSAGE_COLUMNS)
-            .select_from(conversations)
-            .outerjoin(
-                messages,
-                and_(messages.c.sender_id == sender_id, messages.c.client_message_id == client_message_id),
-            )
-            .where(conversations.c.id == conversation_id)
-        )
-        async with self._single() as conn:
-            row = (await conn.execute(query)).first()
-        if row is None:
-            return None, None
-        access = Access(last_seq=row.last_seq, is_member=bool(row.is_member))
-        return access, (_message(row) if row.id is not None else None)
-
-    @property
-    def stores_batches(self) -> bool:
-        """Whether :meth:`send_batch` exists (PostgreSQL)."""
-        return self._pg is not None
-
-    async def send_batch(
-        self, rows: list[tuple[str, str, str, str, str]], admitted: list[bool], *, created_at: datetime
-    ) -> list[Mapping[str, Any]] | None:
-        """Check (id, conversation, sender, clientMessageId, body) rows and store those that
-        pass and are ``admitted``, in one statement. Per row, in order: ``found``,
-        ``is_member``, ``nth`` (its key's occurrence in the batch), ``old_*`` (the message
-        stored before under its key) and ``new_seq`` (stored now). None, and nothing
-        stored, when a concurrent send took one of the keys meanwhile."""
-        assert self._pg is not None
-        return await self._pg.send_batch(rows, admitted, created_at=created_at)
-
-    async def insert_message_txn(
-        self,
-        *,
-        message_id: str,
-        conversation_id: str,
-        sender_id: str,
-        client_message_id: str,
-        body: str,
-        now: Callable[[], datetime],
-        before_commit: Callable[[], Awaitable[None]],
-    ) -> Message | None:
-        """Store a message with the next seq; None when the idempotency key already exists.
-
-        The seq bump takes the conversation's row lock, so concurrent sends to one
-        conversation commit one at a time and seqs come out 1, 2, 3... with no gap: when
-        the insert turns out to be a duplicate the transaction is rolled back, bump and all.
-        ``now`` is called under that lock, so ``createdAt`` follows seq order.
-        ``before_commit`` runs once the row is known to be new; whatever it raises rolls
-        the transaction back (the rate limit: only messages really stored are counted).
-        """
-        if self._pg is not None:
-            values = (message_id, conversation_id, sender_id, client_message_id, body)
-            return await self._pg.insert_txn(values, now=now, before_commit=before_commit)
-        bump = (
-            update(conversations)
-            .where(conversations.c.id == conversation_id)
-            .values(last_seq=conversations.c.last_seq + 1)
-            .returning(conversations.c.last_seq)
-        )
-        try:
-            async with self._begin() as conn:
-                message = await self._bump_and_insert(
-                    conn,
-                    bump,
-                    insert_values={
-                        "id": message_id,
-                        "conversation_id": conversation_id,
-                        "sender_id": sender_id,
-                        "client_message_id": client_message_id,
-                        "body": body,
-                        "body_escaped": True,
-                    },
-                    now=now,
-                )
-                await before_commit()
-                return message
-        except _RolledBack:
-            return None
-
-    async def _bump_and_insert(
-        self, conn: AsyncConnection, bump: Any, *, insert_values: dict[str, Any], now: Callable[[], datetime]
-    ) -> Message:
-        seq = (await conn.execute(bump)).scalar_one_or_none()
-        if seq is None:
-            raise _RolledBack
-        insert = (
-            self._insert(messages)
-            .values(**insert_values, seq=seq, created_at=now())
-            .on_conflict_do_nothing(index_elements=["sender_id", "client_message_id"])
-            .returning(*_MESSAGE_COLUMNS)
-        )
-        row = (await conn.execute(insert)).first()
-        if row is None:
-            raise _RolledBack  # a duplicate: undo the seq bump with the transaction
-        return _message(row)
 
     async def list_messages(
         self,

@@ -24,6 +24,7 @@ from parley_common.internal_api import (
 from parley_common.wire import MembersSnapshot, ReceiptResult, SendResult, SyncResult, parse_payload
 from parley_messages.deps import ConversationPath, InternalCaller, ServiceDep
 from parley_messages.metrics import RECEIPTS, SENDS, SYNCS
+from parley_messages.send_answers import Send
 from parley_messages.store import WatermarkKind
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ async def send_batch(body: InternalSendBatch, service: ServiceDep) -> Response:
             parsed.append(parse_payload(InternalSend, item))
         except ParleyError as exc:
             parsed.append(exc)
-    valid = [p for p in parsed if isinstance(p, InternalSend)]
+    valid = [_send(p) for p in parsed if isinstance(p, InternalSend)]
     outcomes = iter(await service.send_batch(valid) if valid else [])
     results = [_ack(p if isinstance(p, ParleyError) else next(outcomes)) for p in parsed]
     return Response(orjson.dumps({"results": results}), media_type="application/json")
@@ -57,16 +58,17 @@ def _ack(outcome: dict[str, Any] | ParleyError) -> dict[str, Any]:
     return {"ok": True, **outcome}
 
 
-@router.post("/messages")
-async def send(body: InternalSend, service: ServiceDep) -> SendResult:
-    SENDS.labels("socket").inc()
-    return await service.send_message(
-        sender_id=body.sender_id,
-        conversation_id=body.conversation_id,
-        client_message_id=body.client_message_id,
-        body=body.body,
-        origin_socket_id=body.origin_socket_id,
+def _send(body: InternalSend) -> Send:
+    return Send(
+        body.sender_id, body.conversation_id, body.client_message_id, body.body, body.origin_socket_id
     )
+
+
+@router.post("/messages", response_model=SendResult)
+async def send(body: InternalSend, service: ServiceDep) -> Response:
+    SENDS.labels("socket").inc()
+    answer = await service.send_message(_send(body))
+    return Response(orjson.dumps(answer), media_type="application/json")
 
 
 @router.post("/conversations/{conversation_id}/join", response_model=MembersSnapshot)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Query, Response
 
 from parley_common.wire import (
@@ -28,6 +29,7 @@ from parley_messages.deps import (
     ServiceDep,
 )
 from parley_messages.metrics import CONVERSATION_READS, RECEIPTS, SENDS, SYNCS
+from parley_messages.send_answers import Send
 from parley_messages.store import WatermarkKind
 
 router = APIRouter(prefix="/api", tags=["public"])
@@ -74,24 +76,20 @@ async def list_messages(
     return await service.sync(user_id=user, conversation_id=conversation_id, query=query)
 
 
-@router.post("/conversations/{conversation_id}/messages", status_code=201)
+@router.post(
+    "/conversations/{conversation_id}/messages",
+    status_code=201,
+    response_model=SendResult,
+    responses={200: {"model": SendResult, "description": "A repeat: the message stored before"}},
+)
 async def post_message(
-    conversation_id: ConversationPath,
-    body: PostMessage,
-    user: CurrentUser,
-    service: ServiceDep,
-    response: Response,
-) -> SendResult:
+    conversation_id: ConversationPath, body: PostMessage, user: CurrentUser, service: ServiceDep
+) -> Response:
     SENDS.labels("http").inc()
-    result = await service.send_message(
-        sender_id=user,
-        conversation_id=conversation_id,
-        client_message_id=body.client_message_id,
-        body=body.body,
+    answer = await service.send_message(Send(user, conversation_id, body.client_message_id, body.body))
+    return Response(
+        orjson.dumps(answer), status_code=200 if answer["duplicate"] else 201, media_type="application/json"
     )
-    if result.duplicate:
-        response.status_code = 200
-    return result
 
 
 async def _mark(
