@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from parley_client import Conversation, ParleyClient
+from parley_client import Conversation, MessageStatus, ParleyClient
 
 from tests.gateway.conftest import Stack, stack, user
 
@@ -48,3 +48,29 @@ def bodies(conversation: Conversation) -> list[str]:
 
 def outbox_path(tmp_path: Path, name: str) -> Path:
     return tmp_path / f"{name}-outbox.sqlite"
+
+
+def seqs_and_ids(conversation: Conversation) -> tuple[list[int | None], int]:
+    messages = conversation.messages()
+    return [m.seq for m in messages], len({m.id for m in messages})
+
+
+async def all_hold(conversations: list[Conversation], count: int, wait_s: float = 10) -> None:
+    """Every store holds ``count`` messages, each once, in seq order 1..count."""
+    for conversation in conversations:
+        await until(
+            conversation, lambda c: [m.seq for m in c.messages()] == list(range(1, count + 1)), wait_s
+        )
+        assert seqs_and_ids(conversation) == (list(range(1, count + 1)), count)
+
+
+async def all_read(conversations: list[Conversation], wait_s: float = 10) -> None:
+    """Each marks everything read; every sender then sees each of its messages read (blue)."""
+    for conversation in conversations:
+        await conversation.mark_read()
+    for conversation in conversations:
+        await until(
+            conversation,
+            lambda c: all(m.status == MessageStatus.READ for m in c.messages() if m.sender_id == c.user_id),
+            wait_s,
+        )

@@ -9,9 +9,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from parley_client import ConnectionState, MessageStatus, ParleyClient
+from parley_client import ConnectionState, ParleyClient
 from parley_client.clock import FakeClock
-from parley_client.conversation import Conversation
 from parley_client.modes import HTTP_ONLY, Modes
 
 from parley_common.auth import mint_token
@@ -19,7 +18,7 @@ from parley_common.event_limits import EventLimit
 from parley_launcher.compose import EmbeddedSettings
 from parley_messages.config import MessagesSettings
 from parley_presence.config import PresenceSettings
-from tests.client.conftest import until
+from tests.client.conftest import all_hold, all_read, until
 from tests.gateway.conftest import common_settings, gateway_settings
 from tests.support.front import Front, embedded, serving_front
 from tests.support.servers import free_port, uvicorn_serving
@@ -67,29 +66,6 @@ async def conversation_of(url: str, settings: EmbeddedSettings, owner: str, *oth
     assert answer.status_code == 201, answer.text
     conversation_id: str = answer.json()["id"]
     return conversation_id
-
-
-def seqs_and_ids(conversation: Conversation) -> tuple[list[int | None], int]:
-    messages = conversation.messages()
-    return [m.seq for m in messages], len({m.id for m in messages})
-
-
-async def all_hold(conversations: list[Conversation], count: int) -> None:
-    """Every store holds ``count`` messages, each once, in seq order 1..count."""
-    for conversation in conversations:
-        await until(conversation, lambda c: [m.seq for m in c.messages()] == list(range(1, count + 1)))
-        assert seqs_and_ids(conversation) == (list(range(1, count + 1)), count)
-
-
-async def all_read(conversations: list[Conversation]) -> None:
-    """Each marks everything read; every sender then sees each of its messages read (blue)."""
-    for conversation in conversations:
-        await conversation.mark_read()
-    for conversation in conversations:
-        await until(
-            conversation,
-            lambda c: all(m.status == MessageStatus.READ for m in c.messages() if m.sender_id == c.user_id),
-        )
 
 
 async def test_http_socket_and_mixed_clients_share_a_conversation(postgres_url: str, user: User) -> None:

@@ -4,6 +4,8 @@ Enough for WebSocket clients (one TCP connection per session): when a gateway di
 clients reconnect through here and land on the next one, as behind a real balancer.
 With ``spread``, the first backend tried takes turns (round robin), so that clients are
 shared between the gateways; a refused backend still fails over to the next.
+``backends`` is read for every new connection, so a test may change it (a Service that now
+selects other pods); the handle's ``cut()`` closes the connections already piped.
 """
 
 from __future__ import annotations
@@ -27,9 +29,22 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
             writer.close()
 
 
+class Balancer:
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def cut(self) -> None:
+        """Close every connection piped so far (clients reconnect to ``backends`` as they are now)."""
+        for task in list(self.tasks):
+            task.cancel()
+
+
 @asynccontextmanager
-async def failover_balancer(port: int, backends: list[int], *, spread: bool = False) -> AsyncIterator[None]:
-    tasks: set[asyncio.Task[None]] = set()
+async def failover_balancer(
+    port: int, backends: list[int], *, spread: bool = False
+) -> AsyncIterator[Balancer]:
+    balancer = Balancer()
+    tasks = balancer.tasks
     turns = itertools.count()
 
     async def accept(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
@@ -53,7 +68,7 @@ async def failover_balancer(port: int, backends: list[int], *, spread: bool = Fa
 
     server = await asyncio.start_server(accept, "127.0.0.1", port)
     try:
-        yield
+        yield balancer
     finally:
         server.close()
         for task in list(tasks):

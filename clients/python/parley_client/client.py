@@ -96,6 +96,7 @@ class ParleyClient:
         self._tasks: list[asyncio.Task[None]] = []
         self._rejoins: set[asyncio.Task[None]] = set()  # joins tried again after a refusal
         self._state_listeners: list[Callable[[ConnectionState], None]] = []
+        self._modes_listeners: list[Callable[[Modes], None]] = []
         self._state_queues: list[asyncio.Queue[ConnectionState]] = []
         self._published_state = ConnectionState.DISCONNECTED
         self._up = asyncio.Event()  # the state is ``connected``
@@ -196,6 +197,11 @@ class ParleyClient:
     def queued(self) -> int:
         """Messages not yet acknowledged by the server, all conversations together."""
         return len(self._outbox)
+
+    def on_modes_change(self, listener: Callable[[Modes], None]) -> None:
+        """Call ``listener`` with the new :attr:`modes` whenever a feature changes path (the
+        server's config changed, or the socket became blocked or usable again)."""
+        self._modes_listeners.append(listener)
 
     def on_state_change(self, listener: Callable[[ConnectionState], None]) -> None:
         """Call ``listener`` with each new state (connecting, connected, disconnected, unauthorized)."""
@@ -338,6 +344,11 @@ class ParleyClient:
                 # Live events were not taken while messages went over HTTP: catch up first.
                 spawn(conversation._guarded(conversation.sync()))
         self._publish_state()
+        for listener in list(self._modes_listeners):
+            try:
+                listener(after)
+            except Exception:
+                log.exception("a modes listener failed")
 
     async def _apply_socket(self) -> None:
         """Run the connection while any feature goes over it (and the client is open); stop it
