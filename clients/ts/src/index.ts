@@ -43,6 +43,7 @@ export {
 } from "./http.js";
 export { tokenClaims, tokenSubject, uuid4 } from "./ids.js";
 export type { ConnectionState, Member, Message, MessageStatus, WireMessage } from "./models.js";
+export { allOnline, appStateNetwork, type AppStateLike } from "./app-state.js";
 export { alwaysOnline, browserNetwork, netInfoNetwork, type NetInfoLike, type NetworkStatus } from "./network.js";
 export { type OutboxItem } from "./outbox.js";
 export { asyncStorage, memoryStorage, webStorage, type KeyValueStorage } from "./storage.js";
