@@ -11,7 +11,7 @@ PYPROJECTS := $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
 TEST_DATABASE_URL ?= $(or $(DATABASE_URL),postgresql://postgres@127.0.0.1:5432/test)
 TEST_REDIS_URL ?= $(or $(REDIS_URL),redis://127.0.0.1:6379/0)
 
-.PHONY: install run cluster test check lint typecheck pytest migrate clean ts-test web bench bench-quick soak faults
+.PHONY: install run cluster test check lint typecheck pytest migrate clean ts-test web expo bench bench-quick soak faults
 
 $(STAMP): $(PYPROJECTS) requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Parley needs Python 3.11+"'
@@ -32,7 +32,7 @@ cluster: install
 	DEV_MODE=$${DEV_MODE:-true} $(BIN)/parley-cluster
 
 ## test: lint, type-check, then the whole suite against real PostgreSQL and Redis.
-test: install check ts-test pytest
+test: install check ts-test expo pytest
 
 pytest: install
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -52,6 +52,22 @@ typecheck: install
 NPM_CI := npm ci --no-audit --no-fund --loglevel=error
 ts-test:
 	cd clients/ts && $(NPM_CI) && npm run typecheck && npm run build && npm test
+
+## expo: the Expo app (clients/expo) on the SDK's dist/: `tsc --strict`, its Jest suite (the SDK's React
+## Native adapters on the packages' own mocks), the bundle guard (a Node or DOM module fails a phone's
+## build), and `expo export` offline for Android and iOS (Metro, Hermes bytecode) and the web, into
+## clients/expo/dist, which tests/expo drives in Chromium. Metro's cache is cleared: a fresh machine's time.
+EXPO_STAMP := clients/expo/node_modules/.installed
+# `npm install` of the committed lockfile, not `npm ci`: Expo's native helpers list optional
+# packages for every OS that the registry reached here does not serve, so they cannot be in the
+# lockfile and `npm ci` refuses it; `npm install` takes the locked versions and skips those.
+$(EXPO_STAMP): clients/expo/package-lock.json clients/expo/package.json
+	cd clients/expo && npm install --no-audit --no-fund --loglevel=error
+	touch $(EXPO_STAMP)
+
+expo: $(EXPO_STAMP)
+	cd clients/ts && (test -d node_modules || $(NPM_CI)) && npm run build
+	cd clients/expo && npm run typecheck && npm test && node test/bundle-guard.mjs && npm run export
 
 ## web: rebuild the chat page (clients/web) into the gateway package; commit the result.
 web:

@@ -11,6 +11,10 @@ import { AppState } from "react-native";
 
 import { type Session, tokenProvider } from "./session";
 
+// NetInfo's own reachability probe asks a Google URL every few seconds (and the page's own
+// origin on the web): off. Whether Parley is reachable is what Engine.IO's pings find out.
+NetInfo.configure({ reachabilityShouldRun: () => false });
+
 export function createClient(session: Session): ParleyClient {
   return new ParleyClient({
     url: session.server,

@@ -12,7 +12,9 @@
  * `test/transports.test.ts` notices if upstream changes the behaviour this relies on.
  */
 
-import { NodeWebSocket, NodeXHR } from "socket.io-client";
+// From engine.io-client itself: socket.io-client's CommonJS build (what Jest, and so every
+// React Native app's tests, load) replaces its exports by `lookup` and drops these two.
+import { NodeWebSocket, NodeXHR } from "engine.io-client";
 
 import type { Transport } from "./connection.js";
 
