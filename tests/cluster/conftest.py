@@ -34,6 +34,7 @@ class Cluster:
     env: dict[str, str]
     log_dir: Path
     clients: list[SocketClient] = field(default_factory=list)
+    extra: list[ServiceProcess] = field(default_factory=list)  # started by a test, stopped at the end
 
     def token(self, user_id: str) -> str:
         settings = GatewaySettings(jwt_secret=SECRET, internal_token=INTERNAL_TOKEN)
@@ -75,10 +76,17 @@ class Cluster:
         finally:
             await client.close()
 
-    def gateway(self, name: str) -> ServiceProcess:
+    def gateway(self, name: str, *, messages: ServiceProcess | None = None) -> ServiceProcess:
+        """A gateway (not started) of ``messages`` (default: the cluster's messages service)."""
         port = free_port()
-        env = self.env | {"MESSAGES_URL": self.messages.url}
+        env = self.env | {"MESSAGES_URL": (messages or self.messages).url}
         return ServiceProcess("parley_gateway", port=port, env=env, log_dir=self.log_dir, name=name)
+
+    def messages_replica(self, name: str) -> ServiceProcess:
+        """One more messages process (not started) on the same database and Redis."""
+        return ServiceProcess(
+            "parley_messages", port=free_port(), env=self.env, log_dir=self.log_dir, name=name
+        )
 
     def presence_replica(self, name: str) -> ServiceProcess:
         return ServiceProcess(
@@ -115,7 +123,7 @@ def running_cluster(env: dict[str, str], log_dir: Path, *, api_proxy: bool = Fal
     finally:
         # Gateways first: their clean disconnects still reach presence.
         stop_all(running.gateways)
-        stop_all([*running.presence, messages])
+        stop_all([*running.presence, *running.extra, messages])
 
 
 @pytest.fixture

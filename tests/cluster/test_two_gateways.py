@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import signal
 import uuid
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from parley_common.events import UserEvent
 from tests.cluster.conftest import Cluster, new_key
 from tests.gateway.conftest import message_payload
 from tests.support.balancer import failover_balancer
+from tests.support.processes import start_all
 from tests.support.servers import free_port
 from tests.support.sockets import SocketClient
 
@@ -52,19 +54,31 @@ async def test_members_on_different_gateways_chat_type_and_read(cluster: Cluster
 
 
 async def test_the_rate_limit_holds_across_gateways(cluster: Cluster) -> None:
+    """Two gateways, each with a messages process of its own: a limit kept in one process
+    would let each path have its own ten."""
+    other_messages = cluster.messages_replica("messages-2")
+    other_gateway = cluster.gateway("gateway-of-messages-2", messages=other_messages)
+    cluster.gateways.append(other_gateway)  # stopped with the others
+    cluster.extra.append(other_messages)
+    await asyncio.to_thread(start_all, [other_messages, other_gateway])
     user = users()
     alice = user("alice")
     conversation = await cluster.conversation(alice)
-    devices = [await cluster.socket(alice, gateway.url) for gateway in cluster.gateways]
+    devices = [await cluster.socket(alice, g.url) for g in (cluster.gateways[0], other_gateway)]
+    loop = asyncio.get_running_loop()
 
+    started = loop.time()
     acks = await asyncio.gather(
-        *(devices[i % 2].call("message:send", message_payload(conversation)) for i in range(16))
+        *(devices[i % 2].call("message:send", message_payload(conversation)) for i in range(40))
     )
+    span_s = loop.time() - started
 
     stored = [ack for ack in acks if ack["ok"]]
     limited = [ack["error"] for ack in acks if not ack["ok"]]
-    assert len(stored) <= 10
-    assert limited and all(e["code"] == "rate_limited" and e["retryAfterMs"] > 0 for e in limited)
+    # At most 10 in any sliding second: over span_s, at most 10 per started second. With
+    # each process counting on its own, both paths would have stored their 10 at once.
+    assert len(stored) <= 10 * (math.floor(span_s) + 1), (len(stored), span_s)
+    assert limited and all(e["code"] == "rate_limited" and 0 < e["retryAfterMs"] <= 1000 for e in limited)
     synced = await devices[0].call("messages:sync", {"conversationId": conversation})
     assert len(synced["messages"]) == len(stored)
 

@@ -3,11 +3,13 @@ served on METRICS_PORT: the same process's registry)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import httpx
 import pytest
 import socketio
+import time_machine
 from prometheus_client.parser import text_string_to_metric_families
 
 from parley_common.observability import metrics_app
@@ -70,14 +72,16 @@ async def test_rate_limited_sends_are_counted(stack: Stack, user: Callable[[str]
     client = await stack.socket(alice)
     before = await scrape(stack)
 
-    for _ in range(12):
-        await client.call("message:send", message_payload(conversation))
+    # The limiter's clock stands still: twelve sends in one instant, however slow the machine.
+    with time_machine.travel(time.time(), tick=False):
+        acks = [await client.call("message:send", message_payload(conversation)) for _ in range(12)]
     after = await scrape(stack)
 
     limited = value(after, "parley_messages_rate_limited_total") - value(
         before, "parley_messages_rate_limited_total"
     )
-    assert limited >= 1
+    assert [ack["ok"] for ack in acks] == [True] * 10 + [False] * 2
+    assert limited == 2
 
 
 async def test_per_transport_counters_show_socket_and_http_traffic(
