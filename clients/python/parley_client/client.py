@@ -104,6 +104,7 @@ class ParleyClient:
         self._socket_task: asyncio.Task[None] | None = None
         self._socket_lock = asyncio.Lock()
         self._closed = False
+        self._reconnecting = False  # _after_connect rejoins every conversation itself
         self.poller = Poller(self._switch, self._link, lambda: list(self.conversations.values()), self._clock)
         self._route_events()
         self._connection.on_connected.append(self._after_connect)
@@ -291,8 +292,12 @@ class ParleyClient:
         )
 
     async def _after_connect(self) -> None:
-        self._switch.set_socket_blocked(False)
-        await self._read_config()  # PROTOCOL §7: after every reconnect
+        self._reconnecting = True
+        try:
+            self._switch.set_socket_blocked(False)
+            await self._read_config()  # PROTOCOL §7: after every reconnect
+        finally:
+            self._reconnecting = False
         for conversation in list(self.conversations.values()):
             await self._rejoin(conversation)
 
@@ -335,7 +340,7 @@ class ParleyClient:
             if after.typing == "off":
                 conversation.stop_typing()
                 conversation.typing.clear()
-            if not self._connection.connected:
+            if not self._connection.connected or self._reconnecting:
                 continue
             rejoin = not conversation.joined or (before.presence == "http" and after.presence == "socket")
             if after.uses_socket and rejoin:
