@@ -10,7 +10,7 @@
 import { REQUEST_TIMEOUT_MS } from "./backoff.js";
 import type { MessagesMode } from "./config.js";
 import type { Connection } from "./connection.js";
-import { ClientClosed, HttpError, NotConnected, errorFromAck, isRecord } from "./errors.js";
+import { type AuthError, ClientClosed, HttpError, NotConnected, authErrorFromHttp, errorFromAck, isRecord } from "./errors.js";
 import type { ParleyHttp } from "./http.js";
 import type { WireMessage } from "./models.js";
 import type { NetworkStatus } from "./network.js";
@@ -86,6 +86,8 @@ export interface MessageRouteDeps {
   timers: Timers;
   network: NetworkStatus;
   closed(): boolean;
+  /** A send over HTTP met a refused token (it waits, uncounted, and is tried with a fresh one). */
+  onAuthError(error: AuthError): void;
   /** How long to wait before trying HTTP again after a request that did not get through. */
   retryMs(): number;
 }
@@ -122,8 +124,11 @@ export class MessageRoute implements SendPort {
       return { ok: true, message: sent.message, duplicate: sent.duplicate };
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
-      if (error.status === 0) {
-        // Not through (offline, server down): like a lost link, uncounted, but not in a hot loop.
+      const refused = authErrorFromHttp(error);
+      if (refused !== null) this.deps.onAuthError(refused);
+      if (error.status === 0 || refused !== null) {
+        // Not through (offline, server down, a token refused as a handshake would be): like a
+        // lost link, uncounted, but not in a hot loop.
         if (this.deps.closed()) throw new ClientClosed();
         const wait = pause(this.deps.timers, this.deps.retryMs());
         this.waiters.add(wait.wake); // a mode change or close ends it

@@ -111,6 +111,9 @@ export class ParleyClient {
   private readonly stateListeners = new Set<(state: ConnectionState) => void>();
   private readonly modeListeners = new Set<(modes: FeatureModes) => void>();
   private stopNetwork: (() => void) | null = null;
+  /** The last token refused over HTTP, until a poll gets through. */
+  private httpError: Error | null = null;
+  private readonly errorListeners = new Set<(error: Error) => void>();
 
   constructor(options: ParleyClientOptions) {
     this.options = options;
@@ -144,6 +147,7 @@ export class ParleyClient {
       timers: this.timers,
       network: this.network,
       closed: () => this.closed,
+      onAuthError: (error) => this.httpFailed(error),
       retryMs: () => this.config.config.httpPollIntervalMs,
     });
     this.poller = new HttpPoller({
@@ -154,8 +158,12 @@ export class ParleyClient {
       modes: () => this.current,
       conversations: () => this.conversations.values(),
       probe: () => this.config.refresh(),
+      onAuthError: (error) => this.httpFailed(error),
       onState: (state) => {
-        if (state === "connected") void this.config.refresh(); // the HTTP path's "after every reconnect"
+        if (state === "connected") {
+          this.httpError = null;
+          void this.config.refresh(); // the HTTP path's "after every reconnect"
+        }
         this.updateState();
       },
       random: options.random ?? Math.random,
@@ -167,6 +175,7 @@ export class ParleyClient {
       this.updateState();
     });
     this.connection.onError((error) => {
+      for (const listener of [...this.errorListeners]) guarded(() => listener(error));
       if (error instanceof AuthError || this.socketFailing) return;
       this.socketFailing = true; // keep working over HTTP until a socket opens
       this.updateModes();
@@ -240,8 +249,12 @@ export class ParleyClient {
     await this.config.refresh();
   }
 
-  /** Why the last connection attempt failed (`AuthError` for a refused token), or null. */
+  /**
+   * Why the last connection attempt failed (`AuthError` for a refused token), or null; while
+   * messages go over HTTP, a token refused there (HTTP 401, as an `AuthError`) comes first.
+   */
   get lastError(): Error | null {
+    if (this.current.messages === "http") return this.httpError ?? this.connection.lastError;
     return this.connection.lastError;
   }
 
@@ -253,7 +266,8 @@ export class ParleyClient {
 
   /** Calls `listener` with the error of each failed connection attempt; returns the unsubscribe. */
   onError(listener: (error: Error) => void): () => void {
-    return this.connection.onError(listener);
+    this.errorListeners.add(listener);
+    return () => this.errorListeners.delete(listener);
   }
 
   /** Resolves once {@link state} is `connected`; rejects with `ClientClosed` if closed first. */
@@ -417,6 +431,11 @@ export class ParleyClient {
       // Events were ignored while polled: join again for a fresh snapshot and sync after the last seq.
       for (const conversation of this.conversations.values()) this.join(conversation).catch(() => undefined);
     }
+  }
+
+  private httpFailed(error: AuthError): void {
+    this.httpError = error;
+    for (const listener of [...this.errorListeners]) guarded(() => listener(error));
   }
 
   private updateState(): void {

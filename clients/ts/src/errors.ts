@@ -49,6 +49,17 @@ export class HttpError extends ParleyError {
   }
 }
 
+/**
+ * An HTTP 401 as the socket would have refused it: its code is the prefix the server puts on
+ * the message (`auth_expired: ...`), `auth_missing` without a token, else `auth_invalid`.
+ */
+export function authErrorFromHttp(error: HttpError): AuthError | null {
+  if (error.status !== 401) return null;
+  const prefix = /^(auth_missing|auth_invalid|auth_expired)\b:?\s*/.exec(error.message);
+  if (prefix !== null) return new AuthError(prefix[1] as string, error.message.slice(prefix[0].length) || undefined);
+  return new AuthError(/missing/.test(error.message) ? "auth_missing" : "auth_invalid", error.message);
+}
+
 /** The typed error of an `{"ok": false, "error": {...}}` ack (or of a malformed answer). */
 export function errorFromAck(ack: unknown): ParleyError {
   const error = isRecord(ack) ? ack["error"] : undefined;

@@ -16,7 +16,7 @@ import { overHttp } from "./channels.js";
 import type { FeatureModes } from "./config.js";
 import { warn } from "./connection.js";
 import type { Conversation } from "./conversation.js";
-import { NotConnected } from "./errors.js";
+import { type AuthError, HttpError, NotConnected, authErrorFromHttp } from "./errors.js";
 import type { ParleyHttp } from "./http.js";
 import type { ConnectionState } from "./models.js";
 import type { NetworkStatus } from "./network.js";
@@ -31,6 +31,8 @@ export interface PollerDeps {
   conversations(): Iterable<Conversation>;
   /** With no conversation to poll, whether the server answers (the client config's read). */
   probe(): Promise<boolean>;
+  /** A poll met a refused token (HTTP 401): the client's `lastError`, as a refused handshake is. */
+  onAuthError(error: AuthError): void;
   /** Called with each new state. */
   onState(state: ConnectionState): void;
   random?: (() => number) | undefined;
@@ -88,7 +90,9 @@ export class HttpPoller {
     for (const result of results) {
       if (result.status === "fulfilled") continue;
       const error: unknown = result.reason;
-      if (error instanceof NotConnected || error instanceof TimeoutError) through = false;
+      const refused = error instanceof HttpError ? authErrorFromHttp(error) : null;
+      if (refused !== null) this.deps.onAuthError(refused);
+      if (refused !== null || error instanceof NotConnected || error instanceof TimeoutError) through = false;
       else warn(`polling ${conversation.id} failed`, error);
     }
     return through;

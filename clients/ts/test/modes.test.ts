@@ -4,7 +4,8 @@ import { describe, expect, it } from "vitest";
 
 import { CONFIG_REFRESH_MS } from "../src/config.js";
 import type { FeatureModes } from "../src/config.js";
-import { FakeServer, NO_ANSWER } from "./fakes.js";
+import { AuthError, HttpError, authErrorFromHttp } from "../src/errors.js";
+import { FakeServer, NO_ANSWER, jwt } from "./fakes.js";
 import { advance, bodies, settle, startClient, statuses, useFakeTime } from "./helpers.js";
 
 useFakeTime();
@@ -194,6 +195,37 @@ describe("messages over HTTP", () => {
     await advance(3_000);
     expect(statuses(chat)).toEqual(["sent", "sent", "sent"]);
     expect(server.messages.get("c1")?.map((m) => m.body)).toEqual(["a", "b", "c"]);
+  });
+});
+
+describe("a token refused over HTTP", () => {
+  it("is the client's AuthError, the state disconnected, and sends wait for a fresh token uncounted", async () => {
+    const server = pair(HTTP_ONLY);
+    let token = jwt("alice");
+    const client = await startClient(server, "alice", { tokenProvider: () => token });
+    const chat = await client.open("c1");
+    const errors: Error[] = [];
+    client.onError((e) => errors.push(e));
+    token = "expired"; // the fake answers 401 to a token it cannot read
+    await chat.send("waits for a good token");
+    await advance(30_000);
+    expect(client.state).toBe("disconnected");
+    expect(client.lastError).toBeInstanceOf(AuthError);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(statuses(chat)).toEqual(["sending"]);
+
+    token = jwt("alice");
+    await advance(30_000);
+    expect(statuses(chat)).toEqual(["sent"]);
+    expect(client.state).toBe("connected");
+    expect(client.lastError).toBeNull();
+  });
+
+  it("reads the code the server put first in the message", () => {
+    const expired = authErrorFromHttp(new HttpError(401, "unauthenticated", "auth_expired: the token has expired"));
+    expect([expired?.code, expired?.message]).toEqual(["auth_expired", "the token has expired"]);
+    expect(authErrorFromHttp(new HttpError(401, "unauthenticated", "missing bearer token"))?.code).toBe("auth_missing");
+    expect(authErrorFromHttp(new HttpError(403, "forbidden", "not a member"))).toBeNull();
   });
 });
 
