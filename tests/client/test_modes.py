@@ -9,9 +9,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
 from parley_client import ConnectionState, ParleyClient
 from parley_client.clock import FakeClock
-from parley_client.modes import HTTP_ONLY, Modes
+from parley_client.modes import HTTP_ONLY, Modes, ServerConfig
 
 from parley_common.auth import mint_token
 from parley_common.event_limits import EventLimit
@@ -215,3 +216,18 @@ async def test_polls_follow_the_interval_and_the_config_is_read_every_five_minut
                 await until(chat, lambda _: idle.modes == Modes() and idle.transport is not None)
                 # Read after 5 minutes, then once more on connecting (after every reconnect).
                 assert front.count("GET", "/api/client-config") == 3
+
+
+def test_the_server_caps_each_feature_and_unknown_values_never_turn_one_on() -> None:
+    wanted = Modes(messages="socket", typing="socket", presence="http")
+    assert wanted.capped_by(Modes(messages="http")) == Modes(
+        messages="http", typing="socket", presence="http"
+    )
+    assert wanted.capped_by(HTTP_ONLY) == HTTP_ONLY
+    assert HTTP_ONLY.capped_by(Modes()) == HTTP_ONLY  # the app's choice holds under an open ceiling
+    newer = {"features": {"messages": "quic", "typing": "socket"}, "httpPollIntervalMs": "soon"}
+    config = ServerConfig.from_wire(newer)
+    assert config.features == Modes(messages="http", typing="socket", presence="socket")
+    assert config.poll_interval_s == 3.0
+    with pytest.raises(ValueError, match="typing"):
+        Modes(typing="http")  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from typing import Any
 from parley_client.backoff import reconnect_delay
 from parley_client.clock import FakeClock
 from parley_client.errors import Forbidden, RateLimited, Unavailable
+from parley_client.http_link import HttpLink
 from parley_client.outbox import Outbox, OutboxItem
 from parley_client.sender import NotConnected, Sender
 from parley_client.typing_indicator import TypingSender, TypingWatcher
@@ -229,3 +230,26 @@ async def test_remote_typing_hides_on_stop_or_after_6_s_and_never_shows_ones_own
 
     assert watcher.typing_users == set()
     assert changes == [0, 0, 4, 10]
+
+
+async def test_an_unanswered_http_api_is_tried_again_at_the_reconnect_backoff() -> None:
+    """The polling path's "offline": after a request with no answer, the next waits like a
+    socket reconnect (1, 2, 4 s, jittered; uncounted), and an answer meanwhile ends the wait."""
+    clock = FakeClock()
+    link = HttpLink(clock, random.Random(7))
+    jitter = random.Random(7)
+    for attempt in range(3):
+        backoff = reconnect_delay(attempt, jitter)  # 1, 2, 4 s, each ±50%
+        link.report(False)
+        waiter = asyncio.create_task(link.wait_usable())
+        await clock.advance(backoff - 0.1)
+        assert not waiter.done()
+        await clock.advance(0.1)
+        assert waiter.done()
+    link.report(False)
+    waiter = asyncio.create_task(link.wait_usable())
+    await clock.advance(1)
+    assert not waiter.done()
+    link.report(True)  # the poller got through
+    await clock.advance(0)
+    assert waiter.done() and link.reachable
