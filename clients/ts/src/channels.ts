@@ -95,10 +95,12 @@ export interface MessageRouteDeps {
 /** Where each send attempt goes: the socket's `message:send`, or `POST …/messages`. */
 export class MessageRoute implements SendPort {
   private waiters = new Set<() => void>();
+  /** After a request that did not get through, no HTTP attempt before this time (ms). */
+  private notBefore = 0;
 
   constructor(private readonly deps: MessageRouteDeps) {}
 
-  /** The mode may have changed: wake an attempt waiting for the other transport. */
+  /** The mode (or the network) may have changed: wake an attempt waiting for its transport. */
   changed(): void {
     for (const wake of [...this.waiters]) wake();
   }
@@ -108,8 +110,10 @@ export class MessageRoute implements SendPort {
     for (;;) {
       if (this.deps.closed()) throw new ClientClosed();
       if (this.deps.mode() === "http") {
-        if (this.deps.network.isOnline()) return;
-        await this.nextChange(undefined);
+        const wait = this.notBefore - this.deps.timers.now();
+        if (wait > 0) await this.pauseFor(wait);
+        else if (this.deps.network.isOnline()) return;
+        else await this.nextChange(undefined);
       } else {
         if (this.deps.connection.connected) return;
         await this.nextChange(this.deps.connection.waitConnected()); // ClientClosed goes through
@@ -128,17 +132,22 @@ export class MessageRoute implements SendPort {
       if (refused !== null) this.deps.onAuthError(refused);
       if (error.status === 0 || refused !== null) {
         // Not through (offline, server down, a token refused as a handshake would be): like a
-        // lost link, uncounted, but not in a hot loop.
-        if (this.deps.closed()) throw new ClientClosed();
-        const wait = pause(this.deps.timers, this.deps.retryMs());
-        this.waiters.add(wait.wake); // a mode change or close ends it
-        await wait.done;
-        this.waiters.delete(wait.wake);
+        // lost link, uncounted; the next attempt waits in ready(), outside the ack timeout.
+        this.notBefore = this.deps.timers.now() + this.deps.retryMs();
         throw new NotConnected(error.message);
       }
       const retryAfterMs = error.retryAfterMs;
       return { ok: false, error: { code: error.code, message: error.message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) } };
     }
+  }
+
+  /** Wait `ms`, or less if the mode changes or the client closes. */
+  private async pauseFor(ms: number): Promise<void> {
+    const wait = pause(this.deps.timers, ms);
+    this.waiters.add(wait.wake);
+    await wait.done;
+    this.waiters.delete(wait.wake);
+    if (this.deps.timers.now() < this.notBefore) this.notBefore = 0; // woken early (mode, network, close): try now
   }
 
   /** Resolves on the next mode or network change, or when `also` resolves; rejects if `also` does. */

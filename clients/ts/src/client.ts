@@ -194,7 +194,9 @@ export class ParleyClient {
     for (const item of await outbox.load()) this.conversation(item.conversationId).restore(item);
     const sender = new Sender(outbox, this.route, this.timers, (item, outcome) => this.sent(item, outcome));
     this.stopNetwork = this.network.subscribe((online) => {
-      if (online) this.poller.pollNow();
+      if (!online) return;
+      this.poller.pollNow();
+      this.route.changed(); // an HTTP send waiting after a failed attempt goes now
     });
     this.running = Promise.all([this.connection.run(), sender.run(), this.firstConfig()]);
     this.schedulePositionCheck();

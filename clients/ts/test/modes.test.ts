@@ -229,6 +229,21 @@ describe("a token refused over HTTP", () => {
   });
 });
 
+describe("a long poll interval", () => {
+  it("never turns an unreachable server into failed sends: the wait between attempts is outside the ack timeout", async () => {
+    const server = pair(HTTP_ONLY, 20_000);
+    const client = await startClient(server, "alice");
+    const chat = await client.open("c1");
+    server.httpMode = "unreachable";
+    await chat.send("patient");
+    await advance(5 * 60_000);
+    expect(statuses(chat)).toEqual(["sending"]);
+    server.httpMode = "accept";
+    await advance(20_000);
+    expect(statuses(chat)).toEqual(["sent"]);
+  });
+});
+
 describe("presence and typing", () => {
   it("takes online flags from polling in http presence mode and ignores the socket's", async () => {
     const server = pair({ presence: "http" });
