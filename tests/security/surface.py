@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from parley_gateway.sio.namespace import ChatNamespace
+from parley_messages.api import send_route
 from parley_messages.app import create_app
 from parley_messages.config import MessagesSettings
 from tests.gateway.conftest import common_settings
@@ -69,9 +70,10 @@ def internal_routes(conversation_id: str, user_id: str) -> list[tuple[str, str, 
 
 def served_routes(prefix: str) -> set[tuple[str, str]]:
     """The messages app's routes under ``prefix``, from its OpenAPI document (the dev routes
-    are off outside DEV_MODE)."""
+    are off outside DEV_MODE), and the batch send route in front of it."""
     paths = create_app(MessagesSettings(**common_settings())).openapi()["paths"]
-    return {
+    routes = {("POST", send_route.PATH)} if send_route.PATH.startswith(prefix) else set()
+    return routes | {
         (method.upper(), path) for path, item in paths.items() if path.startswith(prefix) for method in item
     }
 

@@ -64,6 +64,14 @@ def _check_body(value: str) -> str:
     return escape_text(text)
 
 
+def stored_body(value: object) -> str:
+    """A body as :data:`Body` takes it, for a caller that reads a payload without a model;
+    ValueError when it cannot be one."""
+    if not isinstance(value, str) or len(value) > 64 * 1024:
+        raise ValueError("body must be a string of at most 64 KiB")
+    return _check_body(value)
+
+
 def _check_title(value: str | None) -> str | None:
     if value is None:
         return None

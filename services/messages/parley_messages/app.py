@@ -23,6 +23,7 @@ from parley_common.presence import OnlineReader, RedisOnlineReader
 from parley_common.ratelimit import SendRateLimiter
 from parley_common.redis_client import create_redis
 from parley_messages.api import client_config, dev, internal, public
+from parley_messages.api.send_route import SendBatchRoute
 from parley_messages.config import MessagesSettings
 from parley_messages.db import create_engine
 from parley_messages.pg_send import PgSendStore
@@ -92,6 +93,8 @@ def create_app(
         openapi_url="/openapi.json" if settings.dev_mode else None,
     )
     install_error_handlers(app)
+    # Innermost: the batch send route takes the request id, size limit and host check too.
+    app.add_middleware(SendBatchRoute, internal_token=settings.internal_token_value)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(probe_router(_database_ready))

@@ -7,6 +7,7 @@ from a stored row to the wire (:func:`message_wire`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
@@ -65,6 +66,10 @@ class SendStore(Protocol):
         ...
 
 
+# A batch's new messages share one createdAt: formatted once, not once per message.
+_format_ts = functools.lru_cache(maxsize=64)(format_ts)
+
+
 def message_wire(row: StoredMessage) -> dict[str, Any]:
     """The PROTOCOL §4.1 message, as JSON-ready camelCase keys."""
     return {
@@ -74,5 +79,5 @@ def message_wire(row: StoredMessage) -> dict[str, Any]:
         "clientMessageId": row.client_message_id,
         "body": read_text(row.body, row.body_escaped),
         "seq": row.seq,
-        "createdAt": format_ts(row.created_at),
+        "createdAt": _format_ts(row.created_at),
     }

@@ -2,26 +2,25 @@
 
 Bodies carry the acting user's id: the gateway has already verified that user's JWT.
 Errors use the public envelope, so the gateway can hand the code to the client as is.
+The gateway's send call, ``POST /internal/v1/messages/batch``, is a plain ASGI route in front
+of these (:mod:`parley_messages.api.send_route`).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import orjson
 from fastapi import APIRouter, Response
 
-from parley_common.errors import ParleyError
 from parley_common.internal_api import (
     InternalAccess,
     InternalReceipt,
     InternalSend,
-    InternalSendBatch,
     InternalSync,
     InternalUser,
 )
-from parley_common.wire import MembersSnapshot, ReceiptResult, SendResult, SyncResult, parse_payload
+from parley_common.wire import MembersSnapshot, ReceiptResult, SendResult, SyncResult
 from parley_messages.deps import ConversationPath, InternalCaller, ServiceDep
 from parley_messages.metrics import RECEIPTS, SENDS, SYNCS
 from parley_messages.send_answers import Send
@@ -30,32 +29,6 @@ from parley_messages.store import WatermarkKind
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/internal/v1", tags=["internal"], dependencies=[InternalCaller])
-
-
-@router.post("/messages/batch")
-async def send_batch(body: InternalSendBatch, service: ServiceDep) -> Response:
-    """Several sends in one call (the gateway groups concurrent ones under load).
-
-    Each is checked on its own, as by ``POST /messages``; the answers come back in order,
-    each an ack body: ``{ok, message, duplicate}`` or ``{ok: false, error}``.
-    """
-    SENDS.labels("socket").inc(len(body.sends))
-    parsed: list[InternalSend | ParleyError] = []
-    for item in body.sends:
-        try:
-            parsed.append(parse_payload(InternalSend, item))
-        except ParleyError as exc:
-            parsed.append(exc)
-    valid = [_send(p) for p in parsed if isinstance(p, InternalSend)]
-    outcomes = iter(await service.send_batch(valid) if valid else [])
-    results = [_ack(p if isinstance(p, ParleyError) else next(outcomes)) for p in parsed]
-    return Response(orjson.dumps({"results": results}), media_type="application/json")
-
-
-def _ack(outcome: dict[str, Any] | ParleyError) -> dict[str, Any]:
-    if isinstance(outcome, ParleyError):
-        return outcome.to_ack()
-    return {"ok": True, **outcome}
 
 
 def _send(body: InternalSend) -> Send:
