@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from parley_client import ConnectionState, ParleyClient
+from parley_client import AuthError, ConnectionState, ParleyClient
 from parley_client.clock import FakeClock
 from parley_client.modes import HTTP_ONLY, Modes, ServerConfig
 
@@ -231,3 +231,22 @@ def test_the_server_caps_each_feature_and_unknown_values_never_turn_one_on() -> 
     assert config.poll_interval_s == 3.0
     with pytest.raises(ValueError, match="typing"):
         Modes(typing="http")  # type: ignore[arg-type]
+
+
+async def test_a_polling_client_surfaces_a_refused_token_with_its_code(postgres_url: str, user: User) -> None:
+    settings = settings_of(postgres_url)
+    async with serving_front(settings) as (url, _):
+
+        async def expired() -> str:
+            return mint_token(settings.gateway, user("alice"), ttl_s=-1)[0]
+
+        sdk = ParleyClient(url, token_provider=expired, modes=HTTP_ONLY)
+        await sdk.start()
+        try:
+            with pytest.raises(AuthError) as refused:
+                await asyncio.wait_for(sdk.wait_connected(), 10)  # never an endless "connecting"
+            assert refused.value.code == "auth_expired"
+            assert sdk.state == ConnectionState.UNAUTHORIZED
+            assert sdk.auth_error is not None and sdk.auth_error.code == "auth_expired"
+        finally:
+            await sdk.close()

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 
+import pytest
 from parley_client import ConnectionState, MessageStatus, ParleyClient
 from parley_client.clock import FakeClock
 from parley_client.tui import FSI, PDI, ChatApp
@@ -193,10 +194,13 @@ async def test_a_terminal_left_alone_is_away(stack: Stack, user: Callable[[str],
             assert app.in_use
 
 
-async def test_parley_token_and_send_for_scripts(stack: Stack, user: Callable[[str], str]) -> None:
+@pytest.mark.parametrize("modes", [[], ["--messages", "http", "--typing", "off", "--presence", "http"]])
+async def test_parley_token_and_send_for_scripts(
+    stack: Stack, user: Callable[[str], str], modes: list[str]
+) -> None:
     alice, _, conversation_id = await stack.pair(user)
     # The embedded stack of the tests has DEV_MODE off: give the token, as a script would.
-    command = [sys.executable, "-m", "parley_launcher", "send", "--url", stack.url]
+    command = [sys.executable, "-m", "parley_launcher", "send", "--url", stack.url, *modes]
     command += ["--token", stack.token(alice), "--conversation", conversation_id, "--body", "from a <script>"]
     process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
     output, _ = await asyncio.wait_for(process.communicate(), 30)

@@ -17,6 +17,7 @@ import httpx
 from parley_client.client import ParleyClient
 from parley_client.errors import AuthError, ParleyError
 from parley_client.models import MessageStatus
+from parley_client.modes import Modes
 
 TokenProvider = Callable[[], Awaitable[str]]
 
@@ -72,9 +73,17 @@ async def chat(args: argparse.Namespace) -> None:
     tokens = token_provider(args.url, args.user, args.token)
     conversation_id = await conversation_for(args, tokens)
     async with ParleyClient(
-        args.url, token_provider=tokens, outbox_path=args.outbox, transport=args.transport
+        args.url,
+        token_provider=tokens,
+        outbox_path=args.outbox,
+        transport=args.transport,
+        modes=modes_of(args),
     ) as client:
         await ChatApp(client, conversation_id, how_to_sign_in=sign_in_hint(args)).run_async()
+
+
+def modes_of(args: argparse.Namespace) -> Modes:
+    return Modes(messages=args.messages, typing=args.typing, presence=args.presence)
 
 
 def sign_in_hint(args: argparse.Namespace) -> str:
@@ -86,7 +95,8 @@ def sign_in_hint(args: argparse.Namespace) -> str:
 
 async def send(args: argparse.Namespace) -> int:
     tokens = token_provider(args.url, args.user, args.token)
-    async with ParleyClient(args.url, token_provider=tokens, transport=args.transport) as client:
+    options = {"transport": args.transport, "modes": modes_of(args)}
+    async with ParleyClient(args.url, token_provider=tokens, **options) as client:
         try:
             await asyncio.wait_for(client.wait_connected(), args.wait)
         except AuthError as refused:
@@ -120,6 +130,14 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
             default="auto",
             help="auto (default): WebSocket, else HTTP long-polling when a proxy blocks it",
         )
+        # PROTOCOL §7: per feature, capped by the server's GET /api/client-config.
+        for feature, fallback in (("messages", "http"), ("typing", "off"), ("presence", "http")):
+            command.add_argument(
+                f"--{feature}",
+                choices=["socket", fallback],
+                default="socket",
+                help=f"{feature} over Socket.IO (default) or {fallback} (docs/migration.md)",
+            )
 
     chat_cmd = commands.add_parser("chat", help="chat in a conversation, full screen")
     common(chat_cmd)

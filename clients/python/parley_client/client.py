@@ -80,7 +80,10 @@ class ParleyClient:
         self._config_refresh_s = config_refresh_s
         self._switch = FeatureSwitch(modes or Modes())
         self._link = HttpLink(self._clock, rng)
-        self._http = HttpApi(url, token_provider=token_provider, on_reachable=self._link.report)
+        self._http_refusal: AuthError | None = None  # the HTTP API's, while it refuses the token
+        self._http = HttpApi(
+            url, token_provider=token_provider, on_reachable=self._link.report, on_refused=self._http_refused
+        )
         self._connection = Connection(
             url,
             token_provider=token_provider,
@@ -165,6 +168,8 @@ class ParleyClient:
         HTTP API answers and ``disconnected`` while it does not."""
         if self._switch.effective.uses_socket:
             return self._connection.state
+        if self._http_refusal is not None:
+            return ConnectionState.UNAUTHORIZED
         return ConnectionState.CONNECTED if self._link.reachable else ConnectionState.DISCONNECTED
 
     @property
@@ -182,7 +187,9 @@ class ParleyClient:
     def auth_error(self) -> AuthError | None:
         """Why the token was refused (``.code``: ``auth_missing``, ``auth_invalid``,
         ``auth_expired``) while the state is ``unauthorized``; None once connected."""
-        return self._connection.auth_error
+        if self._switch.effective.uses_socket:
+            return self._connection.auth_error
+        return self._http_refusal
 
     @property
     def last_error(self) -> Exception | None:
@@ -411,21 +418,26 @@ class ParleyClient:
         if state == ConnectionState.DISCONNECTED:
             for conversation in self.conversations.values():
                 conversation._disconnected()
-        if state == ConnectionState.UNAUTHORIZED:
-            self._unauthorized.set()
-        else:
-            self._unauthorized.clear()
         self._publish_state()
+
+    def _http_refused(self, refusal: AuthError | None) -> None:
+        if (refusal is None) != (self._http_refusal is None):
+            self._http_refusal = refusal
+            self._publish_state()
 
     def _publish_state(self) -> None:
         state = self.state
         if state == self._published_state:
             return
         self._published_state = state
-        if state == ConnectionState.CONNECTED:
-            self._up.set()
-        else:
-            self._up.clear()
+        for event, on in (
+            (self._up, ConnectionState.CONNECTED),
+            (self._unauthorized, ConnectionState.UNAUTHORIZED),
+        ):
+            if state == on:
+                event.set()
+            else:
+                event.clear()
         for listener in list(self._state_listeners):
             try:
                 listener(state)

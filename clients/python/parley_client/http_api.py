@@ -4,7 +4,8 @@ Answers come back as dicts; an error answer raises the :class:`~parley_client.er
 of its code (a 429's ``Retry-After`` as ``retry_after_ms``). A request that got no HTTP answer
 at all (refused, reset, timed out) raises :class:`Unreachable`, which callers treat like a
 dropped socket. The token is asked of the provider once and again only when the server
-refuses it or it is about to expire, not on every poll.
+refuses it or it is about to expire, not on every poll; a fresh one refused too is reported
+(``on_refused``) so that the client can show ``unauthorized`` with the code, as for a socket.
 """
 
 from __future__ import annotations
@@ -33,13 +34,19 @@ class Unreachable(Exception):
 
 class HttpApi:
     def __init__(
-        self, url: str, *, token_provider: TokenProvider, on_reachable: Callable[[bool], None]
+        self,
+        url: str,
+        *,
+        token_provider: TokenProvider,
+        on_reachable: Callable[[bool], None],
+        on_refused: Callable[[AuthError | None], None],
     ) -> None:
         self._http = httpx.AsyncClient(base_url=url.rstrip("/"), timeout=REQUEST_TIMEOUT_S)
         self._token_provider = token_provider
         self._token: str | None = None
         self._token_exp = 0.0
         self._on_reachable = on_reachable
+        self._on_refused = on_refused
 
     # ---- the routes the SDK uses --------------------------------------------------------
 
@@ -71,8 +78,12 @@ class HttpApi:
             answer = await self._send(method, path, params, json, fresh_token=True)
         body = _json(answer)
         if answer.is_success and isinstance(body, dict):
+            self._on_refused(None)
             return body
-        raise _error(answer, body)
+        error = _error(answer, body)
+        if isinstance(error, AuthError):
+            self._on_refused(error)
+        raise error
 
     async def _send(
         self, method: str, path: str, params: dict[str, Any] | None, body: Any, *, fresh_token: bool
