@@ -118,10 +118,13 @@ async def serving(
 
 
 @asynccontextmanager
-async def serving_settings(settings: EmbeddedSettings, **server_options: Any) -> AsyncIterator[Stack]:
-    """The embedded default built from ``settings``, served on a free port (uvicorn options)."""
+async def serving_settings(
+    settings: EmbeddedSettings, *, app: EmbeddedApp | None = None, **server_options: Any
+) -> AsyncIterator[Stack]:
+    """The embedded default built from ``settings`` (or ``app``, built from them), served on a
+    free port (uvicorn options)."""
     port = free_port()
-    app = EmbeddedApp(settings)
+    app = app or EmbeddedApp(settings)
     async with uvicorn_serving(app, port, **server_options):
         url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=url) as http:

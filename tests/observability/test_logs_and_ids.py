@@ -8,10 +8,12 @@ import logging
 from collections.abc import Callable, Iterator
 
 import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from parley_common.observability import configure_logging, request_id
+from parley_common.observability import REQUEST_ID_HEADER, configure_logging, request_id
 from parley_gateway.messages_client import MessagesClient
-from tests.gateway.conftest import Stack
+from parley_launcher.compose import EmbeddedApp
+from tests.gateway.conftest import Stack, embedded_settings, message_payload, serving_settings
 
 
 @pytest.fixture
@@ -73,3 +75,47 @@ async def test_internal_calls_carry_the_events_request_id(user: Callable[[str], 
         request_id.reset(token)
 
     assert transport.headers == [{"x-request-id": "event-42"}]
+
+
+class RequestIds:
+    """ASGI middleware on the messages app: for each internal call, the id it was sent with
+    and the id the service answered with (the one its log lines carry)."""
+
+    def __init__(self, app: ASGIApp, calls: list[tuple[str, str, str]]) -> None:
+        self.app = app
+        self.calls = calls
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/internal/"):
+            await self.app(scope, receive, send)
+            return
+        header = REQUEST_ID_HEADER.encode()
+        sent = dict(scope["headers"]).get(header, b"").decode()
+
+        async def answer(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answered = dict(message.get("headers", [])).get(header, b"").decode()
+                self.calls.append((scope["path"].rsplit("/", 1)[-1], sent, answered))
+            await send(message)
+
+        await self.app(scope, receive, answer)
+
+
+async def test_each_event_carries_its_own_id_into_the_messages_service(
+    postgres_url: str, user: Callable[[str], str]
+) -> None:
+    settings = embedded_settings(postgres_url)
+    app = EmbeddedApp(settings)
+    calls: list[tuple[str, str, str]] = []
+    app.messages.add_middleware(RequestIds, calls=calls)
+    async with serving_settings(settings, app=app) as stack:
+        alice = user("alice")
+        conversation = await stack.conversation(alice)
+        client = await stack.joined(alice, conversation)
+        for body in ("one", "two"):
+            assert (await client.call("message:send", message_payload(conversation, body)))["ok"]
+
+    assert [path for path, _, _ in calls] == ["join", "batch", "batch"]
+    sent = [sent for _, sent, _ in calls]
+    assert all(len(s) == 32 for s in sent) and len(set(sent)) == 3, "one id per event"
+    assert all(answered == sent for _, sent, answered in calls), "the service took the event's id as its own"

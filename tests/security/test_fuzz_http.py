@@ -1,7 +1,7 @@
 """Schemathesis against the messages service's OpenAPI document: the public API (with a
 user's JWT) and the internal API (with INTERNAL_TOKEN). Whatever it generates, valid or
 not: no 5xx, answers that match the document where it declares them, and nothing stored
-that the wire models would not have accepted.
+that the wire models would not have accepted (checked after each operation's examples).
 
 The service runs in a real uvicorn in a thread of its own (schemathesis' calls are
 synchronous); its conversations are made by the fuzzing user, so that generated paths and
@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 from parley_common.auth import mint_token
 from parley_messages.app import create_app
 from tests.messages.conftest import INTERNAL_TOKEN, make_settings
-from tests.security.conftest import assert_nothing_stored_is_garbage
+from tests.security.conftest import assert_nothing_stored_is_garbage, fetch
 from tests.support.servers import free_port, uvicorn_serving
 
 FUZZER = f"fuzzer-{uuid.uuid4().hex[:8]}"
@@ -84,6 +84,26 @@ def conversations(service: Service) -> list[str]:
     return made
 
 
+@pytest.fixture
+def then_nothing_stored_is_garbage(postgres_url: str, conversations: list[str]) -> Iterator[None]:
+    """After every example of one operation (a function-scoped fixture wraps the whole
+    Hypothesis run): each conversation the fuzzer made or joined holds only what the wire
+    models allow. Checked by each test itself, so it holds whatever runs, in whatever order."""
+    yield
+    asyncio.run(_check_the_fuzzers_conversations(postgres_url, conversations))
+
+
+async def _check_the_fuzzers_conversations(postgres_url: str, conversations: list[str]) -> None:
+    rows = await fetch(
+        postgres_url,
+        "SELECT DISTINCT conversation_id FROM conversation_members WHERE user_id = $1",
+        FUZZER,
+    )
+    touched = [row["conversation_id"] for row in rows]
+    assert set(conversations) <= set(touched)
+    await assert_nothing_stored_is_garbage(postgres_url, touched)
+
+
 # The document the service serves at /openapi.json, built without serving it.
 schema = schemathesis.openapi.from_dict(create_app(make_settings("sqlite:///unused.db")).openapi())
 
@@ -92,7 +112,11 @@ schema = schemathesis.openapi.from_dict(create_app(make_settings("sqlite:///unus
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @schema.given(data=st.data())
 def test_no_server_error_and_answers_as_documented(
-    case: schemathesis.Case, data: st.DataObject, service: Service, conversations: list[str]
+    case: schemathesis.Case,
+    data: st.DataObject,
+    service: Service,
+    conversations: list[str],
+    then_nothing_stored_is_garbage: None,
 ) -> None:
     if "conversation_id" in (case.path_parameters or {}) and data.draw(st.booleans(), label="real id"):
         case.path_parameters["conversation_id"] = data.draw(st.sampled_from(conversations))
@@ -103,20 +127,3 @@ def test_no_server_error_and_answers_as_documented(
     else:
         headers = {"Authorization": f"Bearer {service.token(FUZZER)}"}
     case.call_and_validate(base_url=service.url, headers=headers, checks=CHECKS)
-
-
-async def test_nothing_stored_is_garbage(
-    postgres_url: str, service: Service, conversations: list[str]
-) -> None:
-    """Runs after the fuzzing above (same module, in order): every conversation the fuzzer made
-    or joined holds only what the wire models allow."""
-    from tests.security.conftest import fetch
-
-    rows = await fetch(
-        postgres_url,
-        "SELECT DISTINCT conversation_id FROM conversation_members WHERE user_id = $1",
-        FUZZER,
-    )
-    touched = [row["conversation_id"] for row in rows]
-    assert set(conversations) <= set(touched)
-    await assert_nothing_stored_is_garbage(postgres_url, touched)
