@@ -3,7 +3,8 @@
 DATABASE_URL and REDIS_URL name the servers (the local ones by default). A session gets
 its own PostgreSQL database, created and migrated here and dropped at the end; Redis
 keys and channels get a random prefix. Under CI=true an unreachable server fails the
-test; elsewhere it is skipped with the reason shown.
+test; elsewhere it is skipped, and the run ends with a loud summary of what was skipped and
+why, so that a green run without PostgreSQL or Redis is never taken for a full one.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 
 import asyncpg
@@ -24,11 +26,42 @@ DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
 def unreachable(what: str, exc: BaseException) -> None:
     message = f"{what} is unreachable: {exc!r}"
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    if in_ci():
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The very last lines of the run (after pytest's own counts): how many tests were
+    skipped, for which reasons."""
+    terminalreporter = config.pluginmanager.get_plugin("terminalreporter")
+    if terminalreporter is None:
+        return
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not skipped:
+        return
+    reasons = Counter(_skip_reason(report) for report in skipped)
+    terminalreporter.write_sep("!", f"NOT A FULL RUN: {len(skipped)} test(s) skipped", red=True, bold=True)
+    for reason, count in reasons.most_common():
+        terminalreporter.write_line(f"  {count:>5} skipped: {reason}", red=True, bold=True)
+    if not in_ci():
+        terminalreporter.write_line(
+            "  (under CI=true an unreachable PostgreSQL, Redis or Chromium fails these tests instead)",
+            bold=True,
+        )
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    reason = reason.removeprefix("Skipped: ")
+    return reason if len(reason) <= 160 else reason[:157] + "..."
 
 
 def _server_url() -> str:
