@@ -172,6 +172,13 @@ export class Conversation {
     }
   }
 
+  /** Whether receipts can still change a status: members unknown, or a message of this user not read by everyone. */
+  awaitingReceipts(): boolean {
+    if (this.members.size === 0) return true;
+    if (![...this.members.keys()].some((userId) => userId !== this.userId)) return false; // no one else to read
+    return this.store.messages().some((m) => m.senderId === this.userId && m.seq !== null && this.statusOf(m) !== "read");
+  }
+
   get onlineUsers(): string[] {
     return [...this.members.values()].filter((m) => m.online).map((m) => m.userId);
   }

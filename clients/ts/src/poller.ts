@@ -2,10 +2,11 @@
  * HTTP polling (PROTOCOL §7), for the features in `http` mode.
  *
  * Every `httpPollIntervalMs`, for each followed conversation: in `http` messages mode, its
- * sync (`GET …/messages?afterSeq=` the last seq held, then `POST …/delivered`); in `http`
- * messages or presence mode, `GET /api/conversations/{id}` for the members' receipt
- * watermarks and, in `http` presence mode, their `online` flags. One poll at a time; the
- * next is scheduled when it ends. While nothing gets through, polls back off like
+ * sync (`GET …/messages?afterSeq=` the last seq held, then `POST …/delivered`) and, while one
+ * of this user's messages is not yet read by everyone, `GET /api/conversations/{id}` for the
+ * members' receipt watermarks; in `http` presence mode that GET every time, for the `online`
+ * flags too. One poll at a time; the next is scheduled when it ends (a 429 makes it wait
+ * `Retry-After`). While nothing gets through, polls back off like
  * reconnects (1, 2, 4 … 30 s, never more often than the interval), so a server coming back
  * up is not met by every client at once. Its state (`connected` once a poll got through,
  * `disconnected` while none does) is the client's state while messages go over HTTP.
@@ -45,6 +46,8 @@ export class HttpPoller {
   private running: Promise<void> | null = null;
   private again = false;
   private failures = 0;
+  /** The longest `Retry-After` of the last poll's 429s: the next poll waits at least that. */
+  private holdOffMs = 0;
 
   constructor(private readonly deps: PollerDeps) {}
 
@@ -78,7 +81,7 @@ export class HttpPoller {
     const modes = this.deps.modes();
     const work: Array<Promise<unknown>> = [];
     if (modes.messages === "http") work.push(conversation.sync());
-    if (modes.messages === "http" || modes.presence === "http") {
+    if (modes.presence === "http" || (modes.messages === "http" && conversation.awaitingReceipts())) {
       work.push(
         overHttp(this.deps.timers, this.deps.http.getConversation(conversation.id)).then((info) =>
           conversation.applyMembers(info.members ?? [], { online: this.deps.modes().presence === "http" }),
@@ -93,7 +96,9 @@ export class HttpPoller {
       const refused = error instanceof HttpError ? authErrorFromHttp(error) : null;
       if (refused !== null) this.deps.onAuthError(refused);
       if (refused !== null || error instanceof NotConnected || error instanceof TimeoutError) through = false;
-      else warn(`polling ${conversation.id} failed`, error);
+      else if (error instanceof HttpError && error.code === "rate_limited") {
+        this.holdOffMs = Math.max(this.holdOffMs, error.retryAfterMs ?? 1_000); // the next poll waits
+      } else warn(`polling ${conversation.id} failed`, error);
     }
     return through;
   }
@@ -127,7 +132,9 @@ export class HttpPoller {
   private schedule(): void {
     if (!this.active) return;
     const interval = this.deps.intervalMs();
-    const wait = this.failures === 0 ? interval : Math.max(interval, reconnectDelay(this.failures - 1, this.deps.random));
+    const backoff = this.failures === 0 ? 0 : reconnectDelay(this.failures - 1, this.deps.random);
+    const wait = Math.max(interval, backoff, this.holdOffMs);
+    this.holdOffMs = 0;
     this.timer = this.deps.timers.setTimeout(() => this.pollNow(), wait);
   }
 

@@ -126,6 +126,43 @@ describe("messages over HTTP", () => {
     expect(server.calls("POST", "/api/conversations/c1/delivered").map((c) => c.body["upToSeq"])).toEqual([1, 3]);
   });
 
+  it("asks for watermarks only while a message of this user is not read by everyone (presence on the socket)", async () => {
+    const server = pair({ messages: "http" });
+    const client = await startClient(server, "alice");
+    const chat = await client.open("c1");
+    const gets = (): number => server.calls("GET", "/api/conversations/c1").length;
+    const bob = server.members.get("c1")?.get("bob");
+    if (bob === undefined) throw new Error("no bob");
+    const first = gets(); // the first poll, before the join's snapshot came
+    await advance(9_000);
+    expect(gets()).toBe(first); // nothing of alice's to watch
+    await chat.send("watch me");
+    await advance(3_000);
+    expect(gets()).toBe(first + 1);
+    bob.lastReadSeq = bob.lastDeliveredSeq = 1;
+    await advance(3_000);
+    expect(statuses(chat)).toEqual(["read"]);
+    const after = gets();
+    await advance(9_000);
+    expect(gets()).toBe(after);
+    expect(pollAfterSeqs(server).length).toBeGreaterThanOrEqual(8); // messages are polled every time
+  });
+
+  it("waits Retry-After before the next poll when polling is rate limited", async () => {
+    const server = pair(HTTP_ONLY);
+    const client = await startClient(server, "alice");
+    await client.open("c1");
+    const polls = (): number[] => server.calls("GET", "/api/conversations/c1/messages").map((c) => c.at);
+    server.httpHandlers.set("GET messages", () => [429, { error: { code: "rate_limited", message: "slow" } }, { "retry-after": "10" }]);
+    const start = Date.now();
+    await advance(3_000); // refused
+    server.httpHandlers.delete("GET messages");
+    await advance(9_999);
+    expect(polls().filter((at) => at > start).map((at) => at - start)).toEqual([3_000]);
+    await advance(1);
+    expect(polls().filter((at) => at > start).map((at) => at - start)).toEqual([3_000, 13_000]);
+  });
+
   it("shows statuses from polled watermarks, up to read, and sends markRead over HTTP", async () => {
     const server = pair(HTTP_ONLY);
     const client = await startClient(server, "alice");
