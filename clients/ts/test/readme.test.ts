@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 
 import rootReadme from "../../../README.md?raw";
 import sdkReadme from "../README.md?raw";
+import modes from "../examples/modes.ts?raw";
 import quickstart from "../examples/quickstart.ts?raw";
 
 describe("README examples", () => {
@@ -12,5 +13,9 @@ describe("README examples", () => {
     ["clients/ts/README.md", sdkReadme],
   ])("%s shows examples/quickstart.ts verbatim", (_, readme) => {
     expect(readme).toContain(quickstart);
+  });
+
+  it("clients/ts/README.md shows examples/modes.ts verbatim", () => {
+    expect(sdkReadme).toContain(modes);
   });
 });
