@@ -34,8 +34,9 @@ cluster: install
 ## test: lint, type-check, then the whole suite against real PostgreSQL and Redis.
 test: install check ts-test expo pytest
 
+# tests/expo runs in `make expo`, after the export it drives.
 pytest: install
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m pytest --ignore=tests/expo $(PYTEST_ARGS)
 
 check: lint typecheck
 
@@ -56,7 +57,8 @@ ts-test:
 ## expo: the Expo app (clients/expo) on the SDK's dist/: `tsc --strict`, its Jest suite (the SDK's React
 ## Native adapters on the packages' own mocks), the bundle guard (a Node or DOM module fails a phone's
 ## build), and `expo export` offline for Android and iOS (Metro, Hermes bytecode) and the web, into
-## clients/expo/dist, which tests/expo drives in Chromium. Metro's cache is cleared: a fresh machine's time.
+## clients/expo/dist; then tests/expo drives the web export in Chromium against the production topology.
+## Metro's cache is cleared: a fresh machine's time.
 EXPO_STAMP := clients/expo/node_modules/.installed
 # `npm install` of the committed lockfile, not `npm ci`: Expo's native helpers list optional
 # packages for every OS that the registry reached here does not serve, so they cannot be in the
@@ -65,9 +67,10 @@ $(EXPO_STAMP): clients/expo/package-lock.json clients/expo/package.json
 	cd clients/expo && npm install --no-audit --no-fund --loglevel=error
 	touch $(EXPO_STAMP)
 
-expo: $(EXPO_STAMP)
+expo: install $(EXPO_STAMP)
 	cd clients/ts && (test -d node_modules || $(NPM_CI)) && npm run build
 	cd clients/expo && npm run typecheck && npm test && node test/bundle-guard.mjs && npm run export
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(BIN)/python -m pytest tests/expo -q
 
 ## web: rebuild the chat page (clients/web) into the gateway package; commit the result.
 web:

@@ -6,20 +6,24 @@
 
 import AsyncStorage from "@react-native-async-storage/async-storage";
 import NetInfo from "@react-native-community/netinfo";
-import { ParleyClient, allOnline, appStateNetwork, asyncStorage, netInfoNetwork } from "@parley/client";
+import { type NetInfoLike, ParleyClient, allOnline, appStateNetwork, asyncStorage, netInfoNetwork } from "@parley/client";
 import { AppState } from "react-native";
 
 import { type Session, tokenProvider } from "./session";
 
-// NetInfo's own reachability probe asks a Google URL every few seconds (and the page's own
-// origin on the web): off. Whether Parley is reachable is what Engine.IO's pings find out.
+// NetInfo's own reachability probe fetches a Google URL (the page's origin on the web) every
+// minute: off, and then its `isInternetReachable` is always false, so the client is told about
+// the link alone (`isConnected`). Whether Parley answers is what Engine.IO's pings find out.
 NetInfo.configure({ reachabilityShouldRun: () => false });
+const link: NetInfoLike = {
+  addEventListener: (listener) => NetInfo.addEventListener((state) => listener({ isConnected: state.isConnected })),
+};
 
 export function createClient(session: Session): ParleyClient {
   return new ParleyClient({
     url: session.server,
     tokenProvider: tokenProvider(session),
     storage: asyncStorage(AsyncStorage),
-    network: allOnline(netInfoNetwork(NetInfo), appStateNetwork(AppState)),
+    network: allOnline(netInfoNetwork(link), appStateNetwork(AppState)),
   });
 }
