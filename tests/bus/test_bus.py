@@ -40,3 +40,14 @@ async def test_channels_are_separate(bus: Bus) -> None:
         await bus.publish("b", {"skip": True})
         await bus.publish("a", {"take": True})
         assert await asyncio.wait_for(anext(events), timeout=5) == ("a", {"take": True})
+
+
+def test_the_shard_resubscribe_override_still_has_a_target() -> None:
+    """parley_common.sharded_bus._NodePubSub overrides this redis-py method (one SSUBSCRIBE per
+    channel on reconnect): a redis-py that renamed it would silently bring CROSSSLOT back."""
+    from redis.asyncio.client import PubSub
+
+    from parley_common.sharded_bus import _NodePubSub
+
+    assert callable(getattr(PubSub, "_resubscribe_shard_channels", None))
+    assert _NodePubSub._resubscribe_shard_channels is not PubSub._resubscribe_shard_channels

@@ -322,6 +322,37 @@ def test_empty_redis_url_means_unset(env: pytest.MonkeyPatch) -> None:
     assert load_settings(RedisSettings).redis_url is None
 
 
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("", "needs REDIS_URL"),
+        ("unix:///run/redis.sock", "over TCP"),
+        ("redis://r:6379/2", "database 0 only"),
+    ],
+)
+def test_a_redis_cluster_needs_a_tcp_url_on_database_0(env: pytest.MonkeyPatch, url: str, error: str) -> None:
+    env.setenv("REDIS_CLUSTER", "true")
+    env.setenv("REDIS_URL", url)
+    assert error in _config_error(RedisSettings)
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://r:6379", "redis://r:6379/", "redis://r:6379/0", "rediss://u:p@r:6380/0"]
+)
+def test_a_redis_cluster_url_names_any_node(env: pytest.MonkeyPatch, url: str) -> None:
+    env.setenv("REDIS_CLUSTER", "true")
+    env.setenv("REDIS_URL", url)
+    assert load_settings(RedisSettings).redis_cluster
+
+
+def test_bus_routing_is_rooms_or_single(env: pytest.MonkeyPatch) -> None:
+    assert load_settings(RedisSettings).router().per_room
+    env.setenv("BUS_ROUTING", "single")
+    assert not load_settings(RedisSettings).router().per_room
+    env.setenv("BUS_ROUTING", "everywhere")
+    assert "BUS_ROUTING" in _config_error(RedisSettings)
+
+
 def test_pieces_load_alone(env: pytest.MonkeyPatch) -> None:
     env.setenv("INTERNAL_TOKEN", GOOD_TOKEN)
     assert load_settings(InternalApiSettings).internal_token_value == GOOD_TOKEN

@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
 
@@ -229,9 +229,16 @@ class _RedisSubscription:
     whose SUBSCRIBE failed (Redis was down) is subscribed by the reader once it is back.
     """
 
-    def __init__(self, pubsub: Any, prefix: str) -> None:
+    def __init__(
+        self, pubsub: Any, prefix: str, *, sharded: bool = False, on_lost: Callable[[], None] | None = None
+    ) -> None:
         self._pubsub = pubsub
         self._prefix = prefix
+        # SSUBSCRIBE on one cluster node (parley_common.sharded_bus), else SUBSCRIBE.
+        self._subscribe = pubsub.ssubscribe if sharded else pubsub.subscribe
+        self._unsubscribe = pubsub.sunsubscribe if sharded else pubsub.unsubscribe
+        self._sharded = sharded
+        self._on_lost = on_lost  # told when the connection broke or Redis dropped a channel
         self._wanted: set[str] = set()
         self._waiting: defaultdict[str, deque[asyncio.Future[None]]] = defaultdict(deque)
         self._behind = False  # some wanted channel may not be subscribed
@@ -256,7 +263,7 @@ class _RedisSubscription:
         waiting = self._waiting[name]
         waiting.append(confirmed)
         try:
-            await self._pubsub.subscribe(name)
+            await self._subscribe(name)
             if self._read_lock.locked():  # the reader will see the confirmation
                 await asyncio.wait_for(asyncio.shield(confirmed), CONFIRM_WAIT_S)
             else:
@@ -277,7 +284,7 @@ class _RedisSubscription:
         name = self._prefix + channel
         self._wanted.discard(name)
         try:
-            await self._pubsub.unsubscribe(name)
+            await self._unsubscribe(name)
         except (RedisError, OSError) as exc:
             # Not subscribed again when the connection comes back: redis-py forgot it.
             log.warning("bus: could not unsubscribe from %s (%s)", channel, exc)
@@ -292,6 +299,10 @@ class _RedisSubscription:
                 self._confirmed(item["channel"])
             else:
                 self._early.append(item)
+
+    def forget(self, channel: str) -> None:
+        """Stop wanting ``channel`` without telling Redis (its node is gone)."""
+        self._wanted.discard(self._prefix + channel)
 
     def __aiter__(self) -> AsyncIterator[Envelope]:
         return self._read()
@@ -317,13 +328,29 @@ class _RedisSubscription:
                 log.warning("bus subscription interrupted (%s); subscribing again", exc)
             self._listening = False
             self._behind = True
+            if self._on_lost is not None:
+                self._on_lost()
             await asyncio.sleep(RETRY_S)
             return None
         self._listening = self._pubsub.subscribed
-        if item is not None and item.get("type") in _CONFIRMATIONS:
+        if item is None:
+            return None
+        kind = item.get("type")
+        if kind in _CONFIRMATIONS:
             self._confirmed(item["channel"])
             return None
+        if kind == "sunsubscribe" and self._on_lost is not None:
+            # Not asked for (or asked for and wanted again): Redis Cluster drops the shard
+            # channels of a slot that moved to another node.
+            name = item["channel"].decode() if isinstance(item["channel"], bytes) else item["channel"]
+            if name in self._wanted:
+                self._on_lost()
+            return None
         return item
+
+    def wants(self) -> set[str]:
+        """The bus channels this subscription is meant to hold."""
+        return {name.removeprefix(self._prefix) for name in self._wanted}
 
     def _envelope(self, item: dict[str, Any]) -> Envelope | None:
         if item.get("type") not in _MESSAGES:
@@ -350,10 +377,10 @@ class _RedisSubscription:
                 return
 
     async def _catch_up(self) -> None:
-        subscribed = {c.decode() if isinstance(c, bytes) else c for c in self._pubsub.channels}
-        missing = [name for name in self._wanted if name not in subscribed]
-        if missing:
-            await self._pubsub.subscribe(*missing)
+        known = self._pubsub.shard_channels if self._sharded else self._pubsub.channels
+        subscribed = {c.decode() if isinstance(c, bytes) else c for c in known}
+        for name in [name for name in self._wanted if name not in subscribed]:
+            await self._subscribe(name)  # one by one: an SSUBSCRIBE names channels of one slot
         self._behind = False
 
     async def close(self) -> None:

@@ -184,6 +184,11 @@ class RedisSettings(ParleySettings):
         default="parley",
         description="REDIS_PREFIX: prefix of every Redis key and channel (lets deployments share a server).",
     )
+    redis_cluster: bool = Field(
+        default=False,
+        description="REDIS_CLUSTER: true when REDIS_URL is a node of a Redis Cluster (7.0 or newer): "
+        "the bus uses sharded pub/sub, every script touches one slot. False: a single Redis.",
+    )
     bus_routing: BusRouting = Field(
         default=BusRouting.ROOMS,
         description="BUS_ROUTING: `rooms` (a channel per conversation and per user; each gateway "
@@ -200,6 +205,18 @@ class RedisSettings(ParleySettings):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):  # "" means unset
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value or None
+
+    @model_validator(mode="after")
+    def _cluster_url(self) -> Self:
+        if not self.redis_cluster:
+            return self
+        if not self.redis_url:
+            raise ValueError("REDIS_CLUSTER: needs REDIS_URL (any node of the cluster)")
+        if self.redis_url.startswith("unix://"):
+            raise ValueError("REDIS_CLUSTER: the nodes of a cluster are reached over TCP, not unix://")
+        if re.search(r"://[^/]+/(?!0?$)[^?]+", self.redis_url):
+            raise ValueError("REDIS_CLUSTER: a cluster has database 0 only; drop the /N from REDIS_URL")
+        return self
 
 
 def _event_limit(value: Any) -> Any:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-import redis.asyncio as aioredis
+from parley_common.redis_client import RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class EventLimiter:
     @classmethod
     def redis(
         cls,
-        client: aioredis.Redis,
+        client: RedisClient,
         limits: Mapping[EventKind, EventLimit],
         *,
         prefix: str,
@@ -179,7 +179,7 @@ class EventLimiter:
 
 
 class RedisBucket:
-    def __init__(self, client: aioredis.Redis, key_prefix: str) -> None:
+    def __init__(self, client: RedisClient, key_prefix: str) -> None:
         self._key_prefix = key_prefix
         self._take = client.register_script(_TAKE)
 

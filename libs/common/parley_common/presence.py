@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
-import redis.asyncio as aioredis
+from parley_common.redis_client import RedisClient
 
 JOIN = "join"
 LEAVE = "leave"
@@ -64,6 +64,7 @@ class PresenceKeys:
         self.leader = f"{self.base}:leader"
         self.pending = f"{self.base}:pending"
         self.gateways = f"{self.base}:gateways"
+        self.outbox = f"{self.base}:outbox"  # announcements to publish (Redis Cluster)
 
     def sockets(self, conversation_id: str, user_id: str) -> str:
         return f"{self.base}:sockets:{pair(conversation_id, user_id)}"
@@ -89,7 +90,7 @@ class OnlineReader(Protocol):
 
 
 class RedisOnlineReader:
-    def __init__(self, client: aioredis.Redis, *, prefix: str) -> None:
+    def __init__(self, client: RedisClient, *, prefix: str) -> None:
         self._redis = client
         self._keys = PresenceKeys(prefix)
 
@@ -111,7 +112,7 @@ class ReportSink(Protocol):
 
 
 class RedisReportSink:
-    def __init__(self, client: aioredis.Redis, *, prefix: str) -> None:
+    def __init__(self, client: RedisClient, *, prefix: str) -> None:
         self._redis = client
         self._keys = PresenceKeys(prefix)
 

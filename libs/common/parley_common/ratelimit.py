@@ -17,6 +17,7 @@ by hand; processes' clocks are NTP-close, which is all a one-second window needs
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -25,7 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import redis.asyncio as aioredis
+from redis.crc import key_slot
+
+from parley_common.redis_client import RedisClient, is_cluster
 
 DEFAULT_SENDS_PER_SECOND = 10
 WINDOW_MS = 1000
@@ -39,8 +42,9 @@ log = logging.getLogger(__name__)
 # KEYS: one list per send (a user may appear more than once, in send order).
 # ARGV: now (ms), the limit, the window (ms). Each list holds the user's last admitted
 # times, newest first. Returns, per send, 0 (admitted: `now` pushed) or the ms to wait.
-# All keys in one script call: one round trip and one script run for a whole batch. The
-# keys of one batch span users, so this needs a single Redis (or Sentinel), not Cluster.
+# All keys in one script call: one round trip and one script run for a whole batch. On a
+# Redis Cluster a script may only touch one slot: each user's key is hash-tagged by the
+# user, and a batch goes as one call per slot, all at once (:class:`_RedisWindow`).
 _TAKE = """
 local now, limit, window = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local waits = {}
@@ -86,7 +90,7 @@ class SendRateLimiter:
 
     @classmethod
     def redis(
-        cls, client: aioredis.Redis, *, prefix: str, per_second: int = DEFAULT_SENDS_PER_SECOND
+        cls, client: RedisClient, *, prefix: str, per_second: int = DEFAULT_SENDS_PER_SECOND
     ) -> SendRateLimiter:
         """On the process's own Redis client (its connection pool)."""
         return cls(_RedisWindow(client, f"{prefix}:ratelimit:send:", per_second))
@@ -126,21 +130,37 @@ class SendRateLimiter:
 
 
 class _RedisWindow:
-    def __init__(self, client: aioredis.Redis, key_prefix: str, limit: int) -> None:
+    def __init__(self, client: RedisClient, key_prefix: str, limit: int) -> None:
         self._client = client
         self._key_prefix = key_prefix
         self._limit = limit
+        self._cluster = is_cluster(client)
         self._take = client.register_script(_TAKE)
 
+    def key(self, user_id: str) -> str:
+        return f"{self._key_prefix}{{{user_id}}}"  # {user}: the user's slot on a cluster
+
     async def take(self, user_ids: Sequence[str], now_ms: int) -> list[int]:
-        keys = [self._key_prefix + user_id for user_id in user_ids]
-        waits = await self._take(keys=keys, args=[now_ms, self._limit, WINDOW_MS])
-        return [int(wait) for wait in waits]
+        keys = [self.key(user_id) for user_id in user_ids]
+        args = [now_ms, self._limit, WINDOW_MS]
+        if not self._cluster:
+            return [int(wait) for wait in await self._take(keys=keys, args=args)]
+        by_slot: dict[int, list[int]] = {}  # slot -> the sends' positions, in order
+        for position, key in enumerate(keys):
+            by_slot.setdefault(key_slot(key.encode()), []).append(position)
+        answers = await asyncio.gather(
+            *(self._take(keys=[keys[p] for p in positions], args=args) for positions in by_slot.values())
+        )
+        waits = [0] * len(keys)
+        for positions, answer in zip(by_slot.values(), answers, strict=True):
+            for position, wait in zip(positions, answer, strict=True):
+                waits[position] = int(wait)
+        return waits
 
     async def give_back(self, user_ids: Sequence[str], stamp_ms: int) -> None:
         async with self._client.pipeline(transaction=False) as pipe:
             for user_id in user_ids:
-                pipe.lrem(self._key_prefix + user_id, 1, str(stamp_ms))
+                pipe.lrem(self.key(user_id), 1, str(stamp_ms))
             await pipe.execute()
 
 

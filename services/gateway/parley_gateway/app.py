@@ -15,20 +15,19 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-import redis.asyncio as aioredis
 import socketio
 from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from parley_common.auth import TokenVerifier
-from parley_common.bus import Bus, RedisBus
+from parley_common.bus import Bus
 from parley_common.config import ConfigError
 from parley_common.errors import Unavailable
 from parley_common.event_limits import EventLimiter
 from parley_common.http import install_error_handlers, install_host_check, probe_router
 from parley_common.observability import RequestIdMiddleware
 from parley_common.presence import RedisReportSink, ReportSink
-from parley_common.redis_client import create_redis
+from parley_common.redis_client import RedisClient, create_redis, redis_bus
 from parley_common.room_publisher import RoomEventPublisher
 from parley_gateway import api_proxy, web_ui
 from parley_gateway.config import GatewaySettings
@@ -62,16 +61,16 @@ class SocketIORoute:
         await self.app(scope, receive, send)
 
 
-def _redis(settings: GatewaySettings, stack: AsyncExitStack) -> aioredis.Redis | None:
+def _redis(settings: GatewaySettings, stack: AsyncExitStack) -> RedisClient | None:
     """The process's Redis pool (bus, presence reports, event limits), closed with ``stack``."""
     if not settings.redis_url:
         return None
-    redis = create_redis(settings.redis_url)
+    redis = create_redis(settings.redis_url, cluster=settings.redis_cluster)
     stack.push_async_callback(redis.aclose)
     return redis
 
 
-def _event_limiter(settings: GatewaySettings, redis: aioredis.Redis | None) -> EventLimiter:
+def _event_limiter(settings: GatewaySettings, redis: RedisClient | None) -> EventLimiter:
     """Shared by every gateway through Redis; this process's own without it."""
     if redis is None:
         return EventLimiter.in_memory(settings.event_limits())
@@ -99,7 +98,7 @@ def create_app(
             redis = _redis(settings, stack)
             if app_bus is None or sink is None:
                 assert redis is not None  # checked above
-                app_bus = app_bus or RedisBus(redis, prefix=settings.redis_prefix)
+                app_bus = app_bus or redis_bus(redis, prefix=settings.redis_prefix)
                 sink = sink or RedisReportSink(redis, prefix=settings.redis_prefix)
             sessions = Sessions()
             presence = PresenceReporter(

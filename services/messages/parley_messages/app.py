@@ -15,13 +15,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from parley_common.auth import TokenVerifier
-from parley_common.bus import Bus, InProcessBus, RedisBus
+from parley_common.bus import Bus, InProcessBus
 from parley_common.event_limits import EventLimiter
 from parley_common.http import BodySizeLimit, install_error_handlers, install_host_check, probe_router
 from parley_common.observability import RequestIdMiddleware
 from parley_common.presence import OnlineReader, RedisOnlineReader
 from parley_common.ratelimit import SendRateLimiter
-from parley_common.redis_client import create_redis
+from parley_common.redis_client import create_redis, redis_bus
 from parley_messages.api import client_config, dev, internal, public
 from parley_messages.api.send_route import SendBatchRoute
 from parley_messages.config import MessagesSettings
@@ -54,10 +54,10 @@ def create_app(
             stack.push_async_callback(engine.dispose)
             app_bus, app_limiter, app_online, app_events = bus, limiter, online, event_limiter
             if settings.redis_url and None in (app_bus, app_limiter, app_online, app_events):
-                redis = create_redis(settings.redis_url)
+                redis = create_redis(settings.redis_url, cluster=settings.redis_cluster)
                 stack.push_async_callback(redis.aclose)
                 prefix = settings.redis_prefix
-                app_bus = app_bus or RedisBus(redis, prefix=prefix)
+                app_bus = app_bus or redis_bus(redis, prefix=prefix)
                 app_limiter = app_limiter or SendRateLimiter.redis(redis, prefix=prefix)
                 app_online = app_online or RedisOnlineReader(redis, prefix=prefix)
                 app_events = app_events or EventLimiter.redis(redis, settings.event_limits(), prefix=prefix)

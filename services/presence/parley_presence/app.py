@@ -20,7 +20,7 @@ from parley_common.config import ConfigError
 from parley_common.errors import Unavailable
 from parley_common.http import install_error_handlers, probe_router
 from parley_common.observability import RequestIdMiddleware
-from parley_common.redis_client import create_redis
+from parley_common.redis_client import create_redis, is_cluster, redis_bus
 from parley_presence.config import PresenceSettings
 from parley_presence.reports import RedisReportSource, ReportSource
 from parley_presence.service import PresenceService
@@ -56,11 +56,14 @@ def create_app(
             app_store, app_source = store, source
             if app_store is None or app_source is None:
                 assert settings.redis_url is not None
-                redis = create_redis(settings.redis_url)
+                redis = create_redis(settings.redis_url, cluster=settings.redis_cluster)
                 stack.push_async_callback(redis.aclose)
                 state["redis"] = redis
                 app_store = app_store or RedisPresenceStore(
-                    redis, prefix=settings.redis_prefix, router=settings.router()
+                    redis,
+                    prefix=settings.redis_prefix,
+                    router=settings.router(),
+                    outbox=redis_bus(redis, prefix=settings.redis_prefix) if is_cluster(redis) else None,
                 )
                 if app_source is None:
                     redis_source = RedisReportSource(redis, prefix=settings.redis_prefix, consumer=me)

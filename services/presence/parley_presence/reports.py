@@ -13,10 +13,10 @@ import asyncio
 import logging
 from typing import Any, Protocol
 
-import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from parley_common.presence import InProcessReports, PresenceKeys, PresenceReport
+from parley_common.redis_client import RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ class ReportSource(Protocol):
 
 
 class RedisReportSource:
-    def __init__(self, client: aioredis.Redis, *, prefix: str, consumer: str) -> None:
+    def __init__(self, client: RedisClient, *, prefix: str, consumer: str) -> None:
         self._redis = client
         self._key = PresenceKeys(prefix).reports
         self._consumer = consumer

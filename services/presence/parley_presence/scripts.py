@@ -7,7 +7,10 @@ lost it (paused, partitioned) cannot apply a report out of order.
 
 Announcements are :class:`parley_common.events.RoomEvent` JSON on the conversation's bus
 channel (``channel`` .. conversation id), or on the one channel ``channel`` when the
-routing is ``single`` (:mod:`parley_common.channels`).
+routing is ``single`` (:mod:`parley_common.channels`). On a Redis Cluster a script may
+not publish on a shard channel of another slot, so there they go to an outbox list in
+presence's own slot, which the service publishes and then trims (at least once: a replica
+that crashed in between leaves them to the next leader).
 """
 
 from __future__ import annotations
@@ -15,16 +18,23 @@ from __future__ import annotations
 # Shared helpers, prepended to every script.
 _PRELUDE = """
 local function pair(c, u) return string.len(c) .. ':' .. c .. u end
-local function announce(channel, per_room, event, c, u, at)
-  if per_room == '1' then channel = channel .. c end
-  redis.call('PUBLISH', channel, cjson.encode({
+-- mode '1': PUBLISH on channel .. c; '0': PUBLISH on channel; 'outbox': RPUSH on the key
+-- channel, for the service to SPUBLISH (a script on a cluster may only reach its own slot).
+local function announce(channel, mode, event, c, u, at)
+  local payload = cjson.encode({
     conversation_id = c, event = event,
-    data = {conversationId = c, userId = u, at = at}}))
+    data = {conversationId = c, userId = u, at = at}})
+  if mode == 'outbox' then
+    redis.call('RPUSH', channel, payload)
+    return
+  end
+  if mode == '1' then channel = channel .. c end
+  redis.call('PUBLISH', channel, payload)
 end
 """
 
-# KEYS: leader, sockets(c,u), online(c), pending, gateway_sockets(g), gateways
-# ARGV: me, kind, socket, user, conversation, due_ms, at, channel, gateway_entry, gateway, per_room
+# KEYS: leader, sockets(c,u), online(c), pending, gateway_sockets(g), gateways, outbox
+# ARGV: me, kind, socket, user, conversation, due_ms, at, channel, gateway_entry, gateway, mode
 # Returns -1 when not the leader, 1 when the user came online, 2 when an offline was
 # scheduled, 0 when nothing changed.
 APPLY = (
@@ -52,8 +62,8 @@ return 2
 """
 )
 
-# KEYS: leader, pending
-# ARGV: me, now_ms, at, channel, key base, limit, per_room
+# KEYS: leader, pending, outbox
+# ARGV: me, now_ms, at, channel, key base, limit, mode
 # Announces user:offline for every pair whose grace period is over and who did not come
 # back. Returns the number of offline announcements, -1 when not the leader.
 EXPIRE = (

@@ -8,17 +8,18 @@ leader lease; the memory store has one process and one leader by construction.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, Protocol
 
 import orjson
-import redis.asyncio as aioredis
 
 from parley_common.bus import Bus, RedisBus
 from parley_common.channels import Router, conversation_channel
 from parley_common.events import ROOM_EVENTS, RoomEvent
 from parley_common.presence import JOIN, PresenceKeys, PresenceReport
+from parley_common.redis_client import RedisClient
 from parley_presence import scripts
 
 NOT_LEADER = -1
@@ -52,22 +53,32 @@ def gateway_entry(report: PresenceReport) -> str:
 
 
 class RedisPresenceStore:
-    def __init__(self, client: aioredis.Redis, *, prefix: str, router: Router | None = None) -> None:
+    def __init__(
+        self, client: RedisClient, *, prefix: str, router: Router | None = None, outbox: Bus | None = None
+    ) -> None:
+        """``outbox``: on a Redis Cluster, the bus the scripts' announcements are published
+        on after each call (a script there cannot reach a shard channel of another slot)."""
         self._redis = client
         self._keys = PresenceKeys(prefix)
-        router = router or Router()
-        # The scripts publish; they append the conversation id to a per-room channel.
-        self._per_room = "1" if router.per_room else "0"
-        self._channel = RedisBus.channel_name(
-            prefix, conversation_channel("") if router.per_room else ROOM_EVENTS
-        )
+        self._router = router or Router()
+        self._outbox = outbox
+        self._draining = asyncio.Lock()
+        if outbox is not None:
+            self._mode, self._channel = "outbox", self._keys.outbox
+        elif self._router.per_room:
+            self._mode, self._channel = "1", RedisBus.channel_name(prefix, conversation_channel(""))
+        else:
+            self._mode, self._channel = "0", RedisBus.channel_name(prefix, ROOM_EVENTS)
         self._apply = client.register_script(scripts.APPLY)
         self._expire = client.register_script(scripts.EXPIRE)
         self._reap = client.register_script(scripts.REAP)
         self._lead = client.register_script(scripts.LEAD)
 
     async def lead(self, me: str, ttl_ms: int) -> bool:
-        return bool(await self._lead(keys=[self._keys.leader], args=[me, ttl_ms]))
+        leading = bool(await self._lead(keys=[self._keys.leader], args=[me, ttl_ms]))
+        if leading:
+            await self.publish_outbox()  # what a leader that crashed mid-way left
+        return leading
 
     async def apply(self, me: str, report: PresenceReport, *, due_ms: int, at: str) -> int:
         keys = self._keys
@@ -79,6 +90,7 @@ class RedisPresenceStore:
                 keys.pending,
                 keys.gateway_sockets(report.gateway),
                 keys.gateways,
+                keys.outbox,
             ],
             args=[
                 me,
@@ -91,15 +103,31 @@ class RedisPresenceStore:
                 self._channel,
                 gateway_entry(report),
                 report.gateway,
-                self._per_room,
+                self._mode,
             ],
         )
+        if int(result) == CAME_ONLINE:
+            await self.publish_outbox()
         return int(result)
 
     async def expire_due(self, me: str, *, now_ms: int, at: str) -> int:
-        keys = [self._keys.leader, self._keys.pending]
-        args: list[str | int] = [me, now_ms, at, self._channel, self._keys.base, EXPIRE_BATCH, self._per_room]
-        return int(await self._expire(keys=keys, args=args))
+        keys = [self._keys.leader, self._keys.pending, self._keys.outbox]
+        args: list[str | int] = [me, now_ms, at, self._channel, self._keys.base, EXPIRE_BATCH, self._mode]
+        announced = int(await self._expire(keys=keys, args=args))
+        if announced > 0:
+            await self.publish_outbox()
+        return announced
+
+    async def publish_outbox(self) -> None:
+        """Publish what the scripts left in the outbox, then drop it (Redis Cluster only;
+        also at each lease renewal, so what a crashed leader left goes out with the next)."""
+        if self._outbox is None:
+            return
+        async with self._draining:  # one drain at a time, or two would publish the same
+            while entries := await self._redis.lrange(self._keys.outbox, 0, EXPIRE_BATCH - 1):
+                events = [orjson.loads(entry) for entry in entries]
+                await self._outbox.publish_many([(self._router.channel_of(e), e) for e in events])
+                await self._redis.ltrim(self._keys.outbox, len(entries), -1)
 
     async def dead_gateways(self) -> list[str]:
         members: Any = await self._redis.smembers(self._keys.gateways)
