@@ -21,9 +21,16 @@ import redis
 from sqlalchemy.engine import make_url
 
 from parley_messages.migrate import upgrade
+from tests.cluster.conftest import Cluster, cluster_environment, running_cluster
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "production: the production topology (separate processes on the real Redis) of a test"
+    )
 
 
 def in_ci() -> bool:
@@ -119,3 +126,18 @@ def redis_url() -> str:
 def redis_prefix() -> str:
     """A keyspace of this test alone."""
     return f"parley-test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def production_cluster(
+    postgres_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    """The production topology, shared by the client-facing suites' ``production`` cases:
+    messages, presence and two gateways as processes on the real PostgreSQL and Redis, in
+    DEV_MODE (the chat page signs in by name) with the tests' secrets, /api forwarded by the
+    gateways. Started by the first test that needs it; every test uses its own user ids."""
+    prefix = f"parley-test-{uuid.uuid4().hex[:10]}"
+    env = cluster_environment(postgres_url=postgres_url, redis_url=redis_url, redis_prefix=prefix)
+    log_dir = tmp_path_factory.mktemp("production")
+    with running_cluster(env | {"DEV_MODE": "true"}, log_dir, api_proxy=True) as cluster:
+        yield cluster

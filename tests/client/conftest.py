@@ -17,12 +17,14 @@ __all__ = ["stack", "user"]  # fixtures shared with the gateway tests
 
 @asynccontextmanager
 async def sdk(
-    stack: Stack, user_id: str, *, url: str | None = None, **options: Any
+    stack: Stack, user_id: str, *, url: str | None = None, gateway: int = 0, **options: Any
 ) -> AsyncIterator[ParleyClient]:
+    """A started SDK client of ``user_id`` on ``url`` (default: gateway number ``gateway``)."""
+
     async def token() -> str:
         return stack.token(user_id)
 
-    client = ParleyClient(url or stack.url, token_provider=token, **options)
+    client = ParleyClient(url or stack.gateway_url(gateway), token_provider=token, **options)
     await client.start()
     try:
         yield client

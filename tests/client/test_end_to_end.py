@@ -12,13 +12,14 @@ from parley_client import ConnectionState, MessageStatus, ParleyClient
 
 from parley_common.event_limits import EventLimit
 from tests.client.conftest import bodies, outbox_path, sdk, until
-from tests.gateway.conftest import Stack, serving
+from tests.gateway.conftest import Stack, both_topologies, serving
 from tests.support.faulty_proxy import FaultyProxy
 
 
+@both_topologies
 async def test_a_message_goes_sending_sent_delivered_read(stack: Stack, user: Callable[[str], str]) -> None:
     alice, bob, conversation_id = await stack.pair(user)
-    async with sdk(stack, alice) as alice_client, sdk(stack, bob) as bob_client:
+    async with sdk(stack, alice) as alice_client, sdk(stack, bob, gateway=1) as bob_client:
         await alice_client.wait_connected()
         await bob_client.wait_connected()
         mine = await alice_client.open(conversation_id)
@@ -34,9 +35,10 @@ async def test_a_message_goes_sending_sent_delivered_read(stack: Stack, user: Ca
         assert message.seq == 1 and message.id is not None
 
 
+@both_topologies
 async def test_presence_and_typing_reach_the_other_member(stack: Stack, user: Callable[[str], str]) -> None:
     alice, bob, conversation_id = await stack.pair(user)
-    async with sdk(stack, alice) as alice_client, sdk(stack, bob) as bob_client:
+    async with sdk(stack, alice) as alice_client, sdk(stack, bob, gateway=1) as bob_client:
         await bob_client.wait_connected()
         theirs = await bob_client.open(conversation_id)
         await alice_client.wait_connected()
@@ -50,12 +52,13 @@ async def test_presence_and_typing_reach_the_other_member(stack: Stack, user: Ca
         assert mine.typing.typing_users == set()  # never one's own
 
 
+@both_topologies
 async def test_sends_while_offline_are_queued_and_flushed_in_order(
     stack: Stack, user: Callable[[str], str]
 ) -> None:
     alice, bob, conversation_id = await stack.pair(user)
     port = int(stack.url.rsplit(":", 1)[1])
-    async with FaultyProxy(port).running() as proxy, sdk(stack, bob) as bob_client:
+    async with FaultyProxy(port).running() as proxy, sdk(stack, bob, gateway=1) as bob_client:
         theirs = await bob_client.open(conversation_id)
         async with sdk(stack, alice, url=f"http://127.0.0.1:{proxy.port}") as alice_client:
             await alice_client.wait_connected()
@@ -89,6 +92,7 @@ async def test_a_dead_link_is_noticed_in_under_5_seconds(stack: Stack, user: Cal
         assert time.monotonic() - started < 5
 
 
+@both_topologies
 async def test_unsent_messages_survive_a_restart_of_the_app(
     stack: Stack, user: Callable[[str], str], tmp_path: Path
 ) -> None:
@@ -100,7 +104,7 @@ async def test_unsent_messages_survive_a_restart_of_the_app(
         await conversation.send("written on the plane")
         await conversation.send("and another")
 
-    async with sdk(stack, alice, outbox_path=path) as online, sdk(stack, bob) as bob_client:
+    async with sdk(stack, alice, outbox_path=path) as online, sdk(stack, bob, gateway=1) as bob_client:
         theirs = await bob_client.open(conversation_id)
         mine = await online.open(conversation_id)
         assert [m.status for m in mine.messages()] == [MessageStatus.SENDING] * 2  # restored at once

@@ -1,5 +1,10 @@
 """The gateway end to end: the embedded default served by a real uvicorn on a real port,
-on the session's PostgreSQL database, driven by the stock python-socketio client."""
+on the session's PostgreSQL database, driven by the stock python-socketio client.
+
+Tests marked ``@both_topologies`` run twice: on the embedded default, and on the production
+topology (the session's ``production_cluster``: separate processes, real Redis, two
+gateways). A test says which gateway each client uses (``gateway=1``), so that in production
+its events cross from one gateway to the other; in the embedded default there is one."""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from parley_gateway.config import GatewaySettings
 from parley_launcher.compose import EmbeddedApp, EmbeddedSettings
 from parley_messages.config import MessagesSettings
 from parley_presence.config import PresenceSettings
+from tests.cluster.conftest import Cluster
 from tests.support.servers import free_port, uvicorn_serving
 from tests.support.sockets import SocketClient
 
@@ -44,7 +50,8 @@ class Stack:
     url: str
     settings: EmbeddedSettings
     http: httpx.AsyncClient
-    app: EmbeddedApp
+    app: EmbeddedApp | None  # None: the production topology (separate processes)
+    gateways: list[str] = field(default_factory=list)  # every gateway's URL (none given: ``url``)
     clients: list[SocketClient] = field(default_factory=list)
 
     def token(self, user_id: str, *, ttl_s: int = 3600) -> str:
@@ -54,12 +61,17 @@ class Stack:
     def auth(self, user_id: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(user_id)}"}
 
-    async def socket(self, user_id: str | None = None, **connect: Any) -> SocketClient:
+    def gateway_url(self, gateway: int) -> str:
+        """The URL of gateway number ``gateway`` (the only one, in the embedded default)."""
+        urls = self.gateways or [self.url]
+        return urls[gateway % len(urls)]
+
+    async def socket(self, user_id: str | None = None, *, gateway: int = 0, **connect: Any) -> SocketClient:
         client = SocketClient()
         self.clients.append(client)
         if user_id is not None:
             connect.setdefault("token", self.token(user_id))
-        return await client.connect(self.url, **connect)
+        return await client.connect(self.gateway_url(gateway), **connect)
 
     async def conversation(self, owner: str, *others: str) -> str:
         answer = await self.http.post(
@@ -86,8 +98,10 @@ class Stack:
         message: dict[str, Any] = answer.json()["message"]
         return message
 
-    async def joined(self, user_id: str, conversation_id: str, **connect: Any) -> SocketClient:
-        client = await self.socket(user_id, **connect)
+    async def joined(
+        self, user_id: str, conversation_id: str, *, gateway: int = 0, **connect: Any
+    ) -> SocketClient:
+        client = await self.socket(user_id, gateway=gateway, **connect)
         ack = await client.call("conversation:join", {"conversationId": conversation_id})
         assert ack["ok"], ack
         return client
@@ -128,16 +142,50 @@ async def serving_settings(
     async with uvicorn_serving(app, port, **server_options):
         url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=url) as http:
-            running = Stack(url=url, settings=settings, http=http, app=app)
+            running = Stack(url=url, settings=settings, http=http, app=app, gateways=[url])
             try:
                 yield running
             finally:
                 await running.close()
 
 
+@asynccontextmanager
+async def production_stack(cluster: Cluster, database_url: str) -> AsyncIterator[Stack]:
+    """The session's production topology, as a :class:`Stack` (``http``: the first gateway,
+    which forwards /api to messages)."""
+    urls = [gateway.url for gateway in cluster.gateways]
+    async with httpx.AsyncClient(base_url=urls[0]) as http:
+        settings = embedded_settings(database_url)  # the cluster's secrets: tokens for it
+        running = Stack(url=urls[0], settings=settings, http=http, app=None, gateways=urls)
+        try:
+            yield running
+        finally:
+            await running.close()
+
+
+TOPOLOGIES = ["embedded", pytest.param("production", marks=pytest.mark.production)]
+# Run a test that takes ``stack`` (or ``quick``…) on both topologies.
+both_topologies = pytest.mark.parametrize("stack", TOPOLOGIES, indirect=True)
+
+
+@asynccontextmanager
+async def topology(
+    request: pytest.FixtureRequest, postgres_url: str, presence: dict[str, Any] | None = None
+) -> AsyncIterator[Stack]:
+    """The production topology when the test is parametrised so, else the embedded default
+    (with ``presence`` settings)."""
+    if getattr(request, "param", "embedded") == "production":
+        cluster: Cluster = request.getfixturevalue("production_cluster")
+        async with production_stack(cluster, postgres_url) as running:
+            yield running
+        return
+    async with serving(postgres_url, presence) as running:
+        yield running
+
+
 @pytest.fixture
-async def stack(postgres_url: str) -> AsyncIterator[Stack]:
-    async with serving(postgres_url) as running:
+async def stack(request: pytest.FixtureRequest, postgres_url: str) -> AsyncIterator[Stack]:
+    async with topology(request, postgres_url) as running:
         yield running
 
 

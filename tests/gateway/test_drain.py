@@ -52,6 +52,7 @@ async def test_events_during_a_drain_are_unavailable(stack: Stack, user: Callabl
     conversation = await stack.conversation(alice)
     client = await stack.socket(alice)
 
+    assert stack.app is not None
     await stack.app.gateway.state.drain.start()
     ack = await client.call("message:send", message_payload(conversation))
 

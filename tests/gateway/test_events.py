@@ -5,16 +5,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from tests.gateway.conftest import Stack, message_payload
+from tests.gateway.conftest import Stack, both_topologies, message_payload
 
 
+@both_topologies
 async def test_send_acks_after_commit_and_reaches_the_room_but_not_the_sender(
     stack: Stack, user: Callable[[str], str]
 ) -> None:
     alice, bob, conversation = await stack.pair(user)
     sender = await stack.joined(alice, conversation)
-    other_device = await stack.joined(alice, conversation)
-    receiver = await stack.joined(bob, conversation)
+    other_device = await stack.joined(alice, conversation, gateway=1)
+    receiver = await stack.joined(bob, conversation, gateway=1)
 
     ack = await sender.call("message:send", message_payload(conversation, "<b>hi</b> bob"))
 
@@ -104,12 +105,13 @@ async def test_join_answers_the_snapshot_and_leave_leaves_the_room(
     assert (await client.next("message:new"))["message"]["id"] == marker["id"]
 
 
+@both_topologies
 async def test_typing_is_relayed_to_the_room_except_the_sender_and_stopped_on_disconnect(
     stack: Stack, user: Callable[[str], str]
 ) -> None:
     alice, bob, conversation = await stack.pair(user)
     typist = await stack.joined(alice, conversation)
-    watcher = await stack.joined(bob, conversation)
+    watcher = await stack.joined(bob, conversation, gateway=1)
     expected = {"conversationId": conversation, "userId": alice}
 
     assert await typist.call("typing:start", {"conversationId": conversation}) == {"ok": True}
@@ -124,12 +126,13 @@ async def test_typing_is_relayed_to_the_room_except_the_sender_and_stopped_on_di
     assert typist.pending("typing:start") == []
 
 
+@both_topologies
 async def test_receipts_move_forward_and_are_announced_to_the_room(
     stack: Stack, user: Callable[[str], str]
 ) -> None:
     alice, bob, conversation = await stack.pair(user)
     sender = await stack.joined(alice, conversation)
-    reader = await stack.joined(bob, conversation)
+    reader = await stack.joined(bob, conversation, gateway=1)
     for _ in range(3):
         await sender.call("message:send", message_payload(conversation))
 

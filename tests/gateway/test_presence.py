@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from tests.gateway.conftest import Stack, serving
+from tests.gateway.conftest import TOPOLOGIES, Stack, serving, topology
 
 GRACE_MS = 300
 # Long enough for a reconnect on a loaded 2-core machine, where a new socket and its join
@@ -16,8 +16,9 @@ WIDE_GRACE_MS = 3000
 
 
 @pytest.fixture
-async def quick(postgres_url: str) -> AsyncIterator[Stack]:
-    async with serving(postgres_url, presence={"presence_grace_ms": GRACE_MS}) as stack:
+async def quick(request: pytest.FixtureRequest, postgres_url: str) -> AsyncIterator[Stack]:
+    """A short grace period (in production, the cluster's: 0.5 s)."""
+    async with topology(request, postgres_url, presence={"presence_grace_ms": GRACE_MS}) as stack:
         yield stack
 
 
@@ -27,6 +28,7 @@ async def wide(postgres_url: str) -> AsyncIterator[Stack]:
         yield stack
 
 
+@pytest.mark.parametrize("quick", TOPOLOGIES, indirect=True)
 async def test_online_once_per_user_offline_when_the_last_device_goes(
     quick: Stack, user: Callable[[str], str]
 ) -> None:
@@ -39,7 +41,7 @@ async def test_online_once_per_user_offline_when_the_last_device_goes(
     online = await watcher.next("user:online")
     assert (online["userId"], online["conversationId"]) == (alice, conversation)
     assert online["at"].endswith("Z")
-    laptop = await stack.joined(alice, conversation)
+    laptop = await stack.joined(alice, conversation, gateway=1)
     detail = await stack.http.get(f"/api/conversations/{conversation}", headers=stack.auth(bob))
     assert {m["userId"]: m["online"] for m in detail.json()["members"]} == {alice: True, bob: True}
 

@@ -26,6 +26,7 @@ from parley_gateway.config import GatewaySettings
 from parley_launcher.compose import EmbeddedApp, EmbeddedSettings
 from parley_messages.config import MessagesSettings
 from parley_presence.config import PresenceSettings
+from tests.cluster.conftest import Cluster
 from tests.conftest import unreachable
 from tests.gateway.conftest import common_settings, user
 from tests.support.servers import free_port, uvicorn_serving
@@ -42,9 +43,10 @@ EXPIRED = "Your session has expired. Please sign in again."
 
 
 class Server:
-    def __init__(self, url: str, settings: EmbeddedSettings) -> None:
+    def __init__(self, url: str, settings: EmbeddedSettings, gateways: list[str] | None = None) -> None:
         self.url = url
         self.settings = settings
+        self.gateways = gateways or [url]  # each serves the page (the first: ``url``)
 
     def token(self, user_id: str, *, ttl_s: int = 3600) -> str:
         token, _ = mint_token(self.settings.gateway, user_id, ttl_s=ttl_s)
@@ -52,14 +54,20 @@ class Server:
 
 
 @pytest.fixture
-async def server(postgres_url: str) -> AsyncIterator[Server]:
-    """Parley in DEV_MODE (sign-in by name) on a free port."""
+async def server(request: pytest.FixtureRequest, postgres_url: str) -> AsyncIterator[Server]:
+    """Parley in DEV_MODE (sign-in by name) on a free port; parametrised ``production``, the
+    session's production topology (two gateways, each serving the page and /api)."""
     dev = common_settings(dev_mode=True)
     settings = EmbeddedSettings(
         messages=MessagesSettings(**dev, database_url=postgres_url),
         gateway=GatewaySettings(**dev),
         presence=PresenceSettings(**dev),
     )
+    if getattr(request, "param", "embedded") == "production":
+        cluster: Cluster = request.getfixturevalue("production_cluster")
+        urls = [gateway.url for gateway in cluster.gateways]
+        yield Server(urls[0], settings, urls)
+        return
     port = free_port()
     async with uvicorn_serving(EmbeddedApp(settings), port, **settings.gateway.server_options()):
         yield Server(f"http://127.0.0.1:{port}", settings)
@@ -100,7 +108,10 @@ def shot(request: pytest.FixtureRequest) -> Shot:
     return take
 
 
-async def new_page(browser: Browser, server: Server, *, phone: bool = False) -> tuple[BrowserContext, Page]:
+async def new_page(
+    browser: Browser, server: Server, *, phone: bool = False, gateway: int = 0
+) -> tuple[BrowserContext, Page]:
+    """A page of its own context (cookies, storage), opened on gateway number ``gateway``."""
     context = await browser.new_context(
         viewport=PHONE if phone else DESKTOP,
         device_scale_factor=2 if phone else 1,
@@ -108,7 +119,7 @@ async def new_page(browser: Browser, server: Server, *, phone: bool = False) -> 
         has_touch=phone,
     )
     page = await context.new_page()
-    await page.goto(server.url)
+    await page.goto(server.gateways[gateway % len(server.gateways)])
     return context, page
 
 

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, WebSocketRoute, expect
 
+from tests.gateway.conftest import TOPOLOGIES
 from tests.web.conftest import (
     EXPIRED,
     Server,
@@ -53,6 +54,7 @@ window.WebSocket = class {
 """
 
 
+@pytest.mark.parametrize("server", TOPOLOGIES, indirect=True)
 async def test_ticks_typing_and_presence(
     server: Server, browser: Browser, user: Callable[[str], str], shot: Shot
 ) -> None:
@@ -75,7 +77,7 @@ async def test_ticks_typing_and_presence(
 
     # Bob signs in on his phone: his page follows the conversation, so it is delivered (✓✓)
     # before he opens it, and Alice sees him online.
-    bob_context, bob = await new_page(browser, server, phone=True)
+    bob_context, bob = await new_page(browser, server, phone=True, gateway=1)
     await sign_in(bob, bob_id)
     await expect(bob.get_by_test_id("conversation-item")).to_contain_text("Weekend plans")
     await expect(mine).to_have_attribute("data-status", "delivered")
