@@ -59,7 +59,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         terminalreporter.write_line(f"  {count:>5} skipped: {reason}", red=True, bold=True)
     if not in_ci():
         terminalreporter.write_line(
-            "  (under CI=true an unreachable PostgreSQL, Redis or Chromium fails these tests instead)",
+            "  (under CI=true a server or tool these tests cannot reach fails them instead of skipping)",
             bold=True,
         )
 
