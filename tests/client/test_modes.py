@@ -215,6 +215,7 @@ async def test_polls_follow_the_interval_and_the_config_is_read_every_five_minut
                 chat = await idle.open(conversation_id)
                 await until(chat, lambda _: idle.modes == Modes() and idle.transport is not None)
                 # Read after 5 minutes, then once more on connecting (after every reconnect).
+                await asyncio.wait_for(front.reached("GET", "/api/client-config", 3), 10)
                 assert front.count("GET", "/api/client-config") == 3
 
 

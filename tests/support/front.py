@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,9 +25,16 @@ class Front:
         self.backend = backend
         self.block_socketio = False
         self.requests: Counter[str] = Counter()
+        self._arrived = asyncio.Event()
 
     def count(self, method: str, path_start: str) -> int:
         return sum(n for key, n in self.requests.items() if key.startswith(f"{method} {path_start}"))
+
+    async def reached(self, method: str, path_start: str, count: int) -> None:
+        """Until :meth:`count` is at least ``count``."""
+        while self.count(method, path_start) < count:
+            self._arrived.clear()
+            await self._arrived.wait()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":  # the backends' lifespans are run by whoever built them
@@ -36,6 +44,7 @@ class Front:
             return
         path: str = scope.get("path", "")
         self.requests[f"{scope.get('method', 'WS')} {path}"] += 1
+        self._arrived.set()
         if self.block_socketio and path.startswith("/socket.io"):
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})

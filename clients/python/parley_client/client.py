@@ -302,11 +302,14 @@ class ParleyClient:
         self._reconnecting = True
         try:
             self._switch.set_socket_blocked(False)
-            await self._read_config()  # PROTOCOL §7: after every reconnect
+            for conversation in list(self.conversations.values()):
+                if not conversation.joined:  # one opened since the connect is joined already
+                    await self._rejoin(conversation)
         finally:
             self._reconnecting = False
-        for conversation in list(self.conversations.values()):
-            await self._rejoin(conversation)
+        # PROTOCOL §7: after every reconnect; after the rejoins, which it must not delay (a
+        # change of modes it brings is applied to the joined conversations as any other).
+        await self._read_config()
 
     # ---- modes (PROTOCOL §7) ---------------------------------------------------------------
 
