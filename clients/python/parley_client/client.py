@@ -22,7 +22,7 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from parley_client.backoff import POSITION_CHECK_S
 from parley_client.channel import MessageChannel
@@ -44,6 +44,7 @@ from parley_client.text import encode
 log = logging.getLogger(__name__)
 
 TokenProvider = Callable[[], Awaitable[str]]
+T = TypeVar("T")
 CONFIG_REFRESH_S = 300.0  # PROTOCOL §7: the client config is read again at least this often
 
 
@@ -359,11 +360,7 @@ class ParleyClient:
                 # Live events were not taken while messages went over HTTP: catch up first.
                 spawn(conversation._guarded(conversation.sync()))
         self._publish_state()
-        for listener in list(self._modes_listeners):
-            try:
-                listener(after)
-            except Exception:
-                log.exception("a modes listener failed")
+        _tell(self._modes_listeners, after, "a modes listener")
 
     async def _apply_socket(self) -> None:
         """Run the connection while any feature goes over it (and the client is open); stop it
@@ -441,11 +438,7 @@ class ParleyClient:
                 event.set()
             else:
                 event.clear()
-        for listener in list(self._state_listeners):
-            try:
-                listener(state)
-            except Exception:
-                log.exception("a connection-state listener failed")
+        _tell(self._state_listeners, state, "a connection-state listener")
         for queue in self._state_queues:
             queue.put_nowait(state)
 
@@ -499,6 +492,15 @@ class ParleyClient:
     async def _on_read(self, data: Any) -> None:
         if self._over_socket("messages") and (conversation := self._about(data)) is not None:
             conversation._receipt("read", data["userId"], int(data["upToSeq"]))
+
+
+def _tell(listeners: list[Callable[[T], None]], value: T, what: str) -> None:
+    """Call each app listener; one that raises is logged, and the others still hear."""
+    for listener in list(listeners):
+        try:
+            listener(value)
+        except Exception:
+            log.exception("%s failed", what)
 
 
 def _subject(token: str) -> str:
