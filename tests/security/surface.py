@@ -50,6 +50,7 @@ def http_routes(conversation_id: str) -> list[tuple[str, str, Any]]:
         ("POST", f"{base}/messages", {"clientMessageId": str(uuid.uuid4()), "body": "hello"}),
         ("POST", f"{base}/delivered", {"upToSeq": 1}),
         ("POST", f"{base}/read", {"upToSeq": 1}),
+        ("GET", "/api/client-config", None),
     ]
 
 

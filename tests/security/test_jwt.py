@@ -46,7 +46,11 @@ class Forge:
         """Valid claims (iss, aud, an hour of life), then the overrides (None drops a claim)."""
         base: dict[str, Any] = {"sub": self.sub, "iss": ISSUER, "aud": AUDIENCE, "exp": later(3600)}
         base.update(overrides)
-        return {name: value for name, value in base.items() if value is not None}
+        return {
+            name: value.at() if isinstance(value, FromNow) else value
+            for name, value in base.items()
+            if value is not None
+        }
 
 
 TokenMaker = Callable[[Forge], str]
@@ -54,6 +58,17 @@ TokenMaker = Callable[[Forge], str]
 
 def later(seconds: int) -> int:
     return int(time.time()) + seconds
+
+
+@dataclass(frozen=True)
+class FromNow:
+    """A time claim read off the clock when the token is minted, not when the cases are built:
+    a run longer than the offset would otherwise turn "not yet valid" into valid."""
+
+    seconds: int
+
+    def at(self) -> int:
+        return later(self.seconds)
 
 
 def _b64(data: bytes) -> str:
@@ -135,11 +150,11 @@ CASES: dict[str, tuple[TokenMaker, str]] = {
     "tampered-claims": (tampered, INVALID),
     "crit-header": (lambda forge: jwt.encode(forge.claims(), SECRET, headers={"crit": ["exp"]}), INVALID),
     # time
-    "expired": (hs256(exp=later(-60)), EXPIRED),
+    "expired": (hs256(exp=FromNow(-60)), EXPIRED),
     # exp is this very second: python-jose, comparing whole seconds, let it through until the next.
     "expired-this-second": (lambda forge: hs256(exp=int(time.time()))(forge), EXPIRED),
-    "expired-rs256": (rs256(exp=later(-60)), EXPIRED),
-    "not-yet-valid": (hs256(nbf=later(600)), INVALID),
+    "expired-rs256": (rs256(exp=FromNow(-60)), EXPIRED),
+    "not-yet-valid": (hs256(nbf=FromNow(600)), INVALID),
     "no-exp": (hs256(exp=None), INVALID),
     "exp-string": (hs256(exp=str(later(3600))), INVALID),
     "exp-true": (hand_signed(exp=True), INVALID),
@@ -281,7 +296,7 @@ async def test_refused_on_every_http_route(
 
 @pytest.mark.parametrize(
     "maker",
-    [hs256(), rs256(), hs256(nbf=later(-10), iat=later(-10)), rs256(aud=["other", AUDIENCE])],
+    [hs256(), rs256(), hs256(nbf=FromNow(-10), iat=FromNow(-10)), rs256(aud=["other", AUDIENCE])],
     ids=["hs256", "rs256", "nbf-and-iat-past", "aud-list"],
 )
 async def test_valid_tokens_of_either_kind_are_accepted(
