@@ -86,8 +86,13 @@ $(BENCH_STAMP): $(STAMP) bench/requirements.txt constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -r bench/requirements.txt
 	touch $(BENCH_STAMP)
 
+## Then issue 19's table with the yardstick (bench/yardstick.py, ~30 min for 3 rounds; needs `npm ci` in
+## ../shared/bench and ../shared/peer): YARDSTICK_ROUNDS (3), YARDSTICK=0 skips it.
+YARDSTICK ?= 1
+YARDSTICK_ROUNDS ?= 3
 bench: install $(BENCH_STAMP)
 	$(BIN)/python bench/run_bench.py $(BENCH_ARGS)
+	if [ "$(YARDSTICK)" != 0 ]; then $(BIN)/python bench/yardstick.py --rounds $(YARDSTICK_ROUNDS); fi
 
 bench-quick: install $(BENCH_STAMP)
 	BENCH_QUICK=1 $(BIN)/python bench/run_bench.py $(BENCH_ARGS)
