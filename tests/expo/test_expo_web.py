@@ -131,6 +131,14 @@ async def test_the_expo_app_chats_with_the_python_sdk(
         await page.get_by_label("Message", exact=True).fill("")
         await shot(page, "expo-conversation")
 
+        # A send the server refuses (over 4000 characters): "Not sent" with the reason, and Retry.
+        await send(page, "x" * 4001)
+        refused = page.get_by_test_id("failed")
+        await expect(refused).to_contain_text("Not sent:")
+        await page.get_by_role("button", name="Retry").click()
+        await expect(refused).to_contain_text("Not sent:")
+        await shot(page, "expo-failed")
+
         # Offline: three sends queued, shown as such, then delivered once and in order.
         await context.set_offline(True)
         await expect(page.get_by_test_id("connection-disconnected")).to_be_attached()
