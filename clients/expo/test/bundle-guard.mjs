@@ -19,7 +19,7 @@ for (const [entry, platform, expected] of probes) {
     "npx",
     ["expo", "export:embed", "--entry-file", entry, "--platform", platform, "--dev", "false", "--minify", "false",
       "--bundle-output", join(out, `${platform}.js`)],
-    { encoding: "utf8", env: { ...process.env, EXPO_OFFLINE: "1", CI: "1" } },
+    { encoding: "utf8", env: { ...process.env, EXPO_OFFLINE: "1", EXPO_NO_TELEMETRY: "1", CI: "1" } },
   );
   const output = `${run.stdout}${run.stderr}`;
   if (run.status !== 0 && output.includes(expected)) {
