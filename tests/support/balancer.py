@@ -3,7 +3,9 @@
 Enough for WebSocket clients (one TCP connection per session): when a gateway dies, its
 clients reconnect through here and land on the next one, as behind a real balancer.
 With ``spread``, the first backend tried takes turns (round robin), so that clients are
-shared between the gateways; a refused backend still fails over to the next.
+shared between the gateways; a refused backend still fails over to the next. Socket.IO
+connections take turns among themselves: an SDK's HTTP calls (its client config, say) would
+otherwise shift every socket onto the same gateway.
 ``backends`` is read for every new connection, so a test may change it (a Service that now
 selects other pods); the handle's ``cut()`` closes the connections already piped.
 """
@@ -45,10 +47,11 @@ async def failover_balancer(
 ) -> AsyncIterator[Balancer]:
     balancer = Balancer()
     tasks = balancer.tasks
-    turns = itertools.count()
+    turns = {True: itertools.count(), False: itertools.count()}  # by: is it a Socket.IO connection
 
     async def accept(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        first = next(turns) % len(backends) if spread else 0
+        head = await client_reader.read(65536)  # the request line: where does it go
+        first = next(turns[b"/socket.io/" in head.split(b"\r\n", 1)[0]]) % len(backends) if spread else 0
         for backend in backends[first:] + backends[:first]:
             try:
                 reader, writer = await asyncio.open_connection("127.0.0.1", backend)
@@ -58,6 +61,7 @@ async def failover_balancer(
         else:
             client_writer.close()
             return
+        writer.write(head)
         both = [
             asyncio.create_task(_pipe(client_reader, writer)),
             asyncio.create_task(_pipe(reader, client_writer)),
