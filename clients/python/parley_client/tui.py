@@ -17,12 +17,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 
 from rich.text import Text
 from textual import events
 from textual.app import App, ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Input, Static
+from textual.worker import Worker
 
 from parley_client.client import ParleyClient
 from parley_client.conversation import Conversation
@@ -175,7 +177,12 @@ class ChatApp(App[None]):
         self.query_one("#messages", Static).update(lines)
         self.query_one("#log", VerticalScroll).scroll_end(animate=False)
         if self.client.state == ConnectionState.CONNECTED and self.in_use:
-            self.run_worker(self._mark_read(conversation), exclusive=True, group="read")
+            # A callable, not a coroutine: an exclusive worker cancelled before it starts would
+            # leave a coroutine never awaited.
+            # (annotated: mypy cannot infer the result type of a partial through textual's union)
+            self._reading: Worker[None] = self.run_worker(
+                partial(self._mark_read, conversation), exclusive=True, group="read"
+            )
 
     async def _mark_read(self, conversation: Conversation) -> None:
         # A read lost with the link is sent again at the next refresh; never end the chat for it.
