@@ -13,7 +13,9 @@ import httpx
 
 from tests.support.servers import free_port
 
-READY_WAIT_S = 30.0
+# A bound, not a pause: a process is used as soon as it answers. Wide, because on a loaded
+# 2-core machine a service's imports alone were seen to take over 30 s.
+READY_WAIT_S = 90.0
 
 
 class ServiceProcess:
