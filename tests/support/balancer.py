@@ -50,17 +50,29 @@ async def failover_balancer(
     turns = {True: itertools.count(), False: itertools.count()}  # by: is it a Socket.IO connection
 
     async def accept(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        head = await client_reader.read(65536)  # the request line: where does it go
-        first = next(turns[b"/socket.io/" in head.split(b"\r\n", 1)[0]]) % len(backends) if spread else 0
-        for backend in backends[first:] + backends[:first]:
-            try:
-                reader, writer = await asyncio.open_connection("127.0.0.1", backend)
-                break
-            except OSError:
-                continue
-        else:
+        # Until it is piped, the connection is this task's: cut and shutdown cancel it, and a
+        # cancelled or unrouted connection is closed here, never left to the garbage collector.
+        accepting = asyncio.current_task()
+        assert accepting is not None
+        tasks.add(accepting)
+        try:
+            head = await client_reader.read(65536)  # the request line: where does it go
+            kind = b"/socket.io/" in head.split(b"\r\n", 1)[0]
+            first = next(turns[kind]) % len(backends) if spread else 0
+            for backend in backends[first:] + backends[:first]:
+                try:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", backend)
+                    break
+                except OSError:
+                    continue
+            else:
+                client_writer.close()
+                return
+        except BaseException:
             client_writer.close()
-            return
+            raise
+        finally:
+            tasks.discard(accepting)
         writer.write(head)
         both = [
             asyncio.create_task(_pipe(client_reader, writer)),
