@@ -52,7 +52,7 @@ async def test_two_devices_on_two_gateways_are_one_presence(cluster: Cluster) ->
 async def test_kill_9_a_gateway_and_its_users_go_offline(cluster: Cluster) -> None:
     user = users()
     alice, bob = user("alice"), user("bob")
-    doomed = cluster.gateway("gateway-doomed").start()
+    doomed = await cluster.gateway("gateway-doomed").start_async()
     cluster.gateways.append(doomed)
     conversation = await cluster.conversation(alice, bob)
     watcher = await cluster.joined(bob, cluster.gateways[0].url, conversation)
@@ -84,7 +84,7 @@ async def test_presence_restarted_mid_run_loses_nothing(cluster: Cluster) -> Non
     presence.kill()
     await cluster.joined(alice, cluster.gateways[1].url, conversation)  # while presence is down
     await leaving.close()
-    presence.start()
+    await presence.start_async()  # the watcher keeps answering pings meanwhile
 
     heard = {(await watcher.next("user:online"))["userId"], (await watcher.next("user:offline"))["userId"]}
     assert heard == {alice, carol}
@@ -92,7 +92,7 @@ async def test_presence_restarted_mid_run_loses_nothing(cluster: Cluster) -> Non
 
 
 async def test_two_presence_replicas_announce_each_transition_once(cluster: Cluster) -> None:
-    cluster.presence.append(cluster.presence_replica("presence-2").start())
+    cluster.presence.append(await cluster.presence_replica("presence-2").start_async())
     user = users()
     watcher_id, last = user("watcher"), user("last")
     others = [user(f"member-{n}") for n in range(6)]

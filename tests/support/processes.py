@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -50,6 +51,22 @@ class ServiceProcess:
         self.wait_ready()
         return self
 
+    async def start_async(self) -> ServiceProcess:
+        """:meth:`start` for a test whose clients share the event loop: waiting in it would
+        stop them answering pings, and a slow start-up then drops their sockets."""
+        self.launch()
+        deadline = time.monotonic() + READY_WAIT_S
+        async with httpx.AsyncClient(timeout=1) as http:
+            while time.monotonic() < deadline:
+                self._check_alive()
+                try:
+                    if (await http.get(f"{self.url}/readyz")).status_code == 200:
+                        return self
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)  # a process we do not control: no event to await
+        raise TimeoutError(f"{self.name} not ready in {READY_WAIT_S} s:\n{self.logs()}")
+
     def launch(self) -> None:
         """Start the process without waiting for it to be ready (see :func:`start_all`)."""
         log = self.log_path.open("ab")
@@ -65,8 +82,7 @@ class ServiceProcess:
     def wait_ready(self) -> None:
         deadline = time.monotonic() + READY_WAIT_S
         while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.logs()}")
+            self._check_alive()
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
                     return
@@ -74,6 +90,10 @@ class ServiceProcess:
                 pass
             time.sleep(0.05)  # polling a process we do not control: there is no event to await
         raise TimeoutError(f"{self.name} not ready in {READY_WAIT_S} s:\n{self.logs()}")
+
+    def _check_alive(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.logs()}")
 
     def signal(self, signum: int) -> None:
         assert self.process is not None
