@@ -84,7 +84,8 @@ web:
 ## bench: Parley's own benchmark (bench/run_bench.py, a few minutes): `make cluster` on a fresh database
 ## (parley_bench), every scenario of bench/parley_bench, side by side with ../shared/peer when it is there;
 ## writes the table of docs/performance.md and docs/perf/*.png. BENCH_RUNS=3: medians of 3 alternating runs.
-## Then bench/bus_scaleout.py (about 4 minutes): the bus cost per gateway with 1, 2, 4 and 8 gateways.
+## Then bench/bus_scaleout.py (about 12 minutes): the bus cost per gateway with 1, 2, 4 and 8 gateways,
+## medians of 3 rounds.
 ## bench-quick (or BENCH_QUICK=1): tiny sizes. BENCH_ARGS passes more flags (`bench/run_bench.py --help`).
 BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): $(STAMP) bench/requirements.txt constraints.txt
@@ -97,7 +98,7 @@ YARDSTICK ?= 1
 YARDSTICK_ROUNDS ?= 3
 bench: install $(BENCH_STAMP)
 	$(BIN)/python bench/run_bench.py $(BENCH_ARGS)
-	$(BIN)/python bench/bus_scaleout.py
+	$(BIN)/python bench/bus_scaleout.py --rounds 3
 	if [ "$(YARDSTICK)" != 0 ]; then $(BIN)/python bench/yardstick.py --rounds $(YARDSTICK_ROUNDS); fi
 
 bench-quick: install $(BENCH_STAMP)

@@ -10,8 +10,12 @@ gateway subscribed to its own rooms' channels). Writes docs/perf/bus-scaleout.pn
 table between the ``bus-scaleout`` markers of docs/performance.md; raw results go to
 var/bench/bus-<stamp>.json.
 
-    .venv/bin/python bench/bus_scaleout.py            # about 4 minutes
-    .venv/bin/python bench/bus_scaleout.py --quick    # tiny (or BENCH_QUICK=1)
+    .venv/bin/python bench/bus_scaleout.py --rounds 3   # about 12 minutes (make bench)
+    .venv/bin/python bench/bus_scaleout.py --quick      # tiny (or BENCH_QUICK=1), one round
+
+One run is at the mercy of the box (2 shared cores): each (G, routing) is measured once per
+round, the routings' order alternating from round to round so neither always runs first, and the
+table and the plot give the median of the rounds, with the runs' spread (min-max) beside it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import asyncio
 import json
 import os
 import random
+import statistics
 import sys
 import time
 import uuid
@@ -153,27 +158,59 @@ async def _measure(
     }
 
 
-def _table(results: list[dict[str, Any]], rate: float, rooms: int, seconds: float) -> str:
+METRICS = (
+    "bus_messages_per_gateway",
+    "bus_events_per_gateway",
+    "bus_cpu_ms_per_gateway",
+    "process_cpu_ms_per_gateway",
+)
+
+
+def _medians(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (G, routing): each metric's median over the rounds, and its (min, max)."""
+    groups: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for r in results:
+        groups.setdefault((r["gateways"], r["routing"]), []).append(r)
+    rows = []
+    for (gateways, routing), runs in sorted(groups.items()):
+        row: dict[str, Any] = {"gateways": gateways, "routing": routing, "runs": len(runs)}
+        for name in METRICS:
+            values = [r[name] for r in runs]
+            row[name] = statistics.median(values)
+            row[name + "_spread"] = (min(values), max(values))
+        row["delivered"] = sum(r["delivered"] for r in runs)
+        row["sent"] = sum(r["sent"] for r in runs)
+        rows.append(row)
+    return rows
+
+
+def _cell(row: dict[str, Any], name: str) -> str:
+    low, high = row[name + "_spread"]
+    if row["runs"] == 1:
+        return f"{row[name]:.0f}"
+    return f"{row[name]:.0f} ({low:.0f}-{high:.0f})"
+
+
+def _table(rows: list[dict[str, Any]], rate: float, rooms: int, seconds: float, rounds: int) -> str:
     lines = [
         f"{rooms} rooms of 2 members, {rate:.0f} messages/s in all for {seconds:.0f} s, each room on "
         "one gateway, rooms spread evenly. Per gateway, over the run: bus messages received, the "
         "events in them (a message may batch several), the CPU spent on them (decode and hand-off "
-        "to sockets, `parley_gateway_bus_cpu_seconds_total`) and the whole gateway process's CPU.",
+        "to sockets, `parley_gateway_bus_cpu_seconds_total`) and the whole gateway process's CPU. "
+        f"Median of {rounds} round(s) (the routings' order alternating), the runs' min-max in "
+        "brackets; delivered / sent summed over the rounds.",
         "",
         "| gateways | routing | bus messages / gateway | events / gateway | bus CPU ms / gateway "
         "| process CPU ms / gateway | delivered / sent |",
         "|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(results, key=lambda r: (r["gateways"], r["routing"])):
-        lines.append(
-            f"| {r['gateways']} | {r['routing']} | {r['bus_messages_per_gateway']:.0f} | "
-            f"{r['bus_events_per_gateway']:.0f} | {r['bus_cpu_ms_per_gateway']:.0f} | "
-            f"{r['process_cpu_ms_per_gateway']:.0f} | {r['delivered']}/{r['sent']} |"
-        )
+    for r in rows:
+        cells = " | ".join(_cell(r, name) for name in METRICS)
+        lines.append(f"| {r['gateways']} | {r['routing']} | {cells} | {r['delivered']}/{r['sent']} |")
     return "\n".join(lines)
 
 
-def _plot(results: list[dict[str, Any]], path: Path) -> None:
+def _plot(rows: list[dict[str, Any]], path: Path, rounds: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -181,13 +218,17 @@ def _plot(results: list[dict[str, Any]], path: Path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for routing, style in (("single", "o--"), ("rooms", "s-")):
-        rows = sorted((r for r in results if r["routing"] == routing), key=lambda r: r["gateways"])
+        mine = [r for r in rows if r["routing"] == routing]
         label = "one channel (before)" if routing == "single" else "a channel per room (now)"
-        g = [r["gateways"] for r in rows]
-        axes[0].plot(g, [r["bus_events_per_gateway"] for r in rows], style, label=label)
-        axes[1].plot(g, [r["bus_cpu_ms_per_gateway"] for r in rows], style, label=label)
-    axes[0].set_title("bus events received, per gateway")
-    axes[1].set_title("CPU on bus traffic (ms), per gateway")
+        g = [r["gateways"] for r in mine]
+        for ax, name in zip(axes, ("bus_events_per_gateway", "bus_cpu_ms_per_gateway"), strict=True):
+            medians = [r[name] for r in mine]
+            # The error bars are the rounds' min-max, the points their median.
+            below = [m - r[name + "_spread"][0] for m, r in zip(medians, mine, strict=True)]
+            above = [r[name + "_spread"][1] - m for m, r in zip(medians, mine, strict=True)]
+            ax.errorbar(g, medians, yerr=[below, above], fmt=style, capsize=3, label=label)
+    axes[0].set_title(f"bus events received, per gateway (median of {rounds})")
+    axes[1].set_title(f"CPU on bus traffic (ms), per gateway (median of {rounds})")
     for ax in axes:
         ax.set_xlabel("gateway processes (same total chat rate)")
         ax.set_xscale("log", base=2)
@@ -228,7 +269,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK") == "1")
     parser.add_argument("--gateways", default=",".join(map(str, GATEWAYS)), help="e.g. 1,2,4,8")
     parser.add_argument("--rooms", type=int, help="rooms of 2 (default 64; quick 16)")
+    parser.add_argument("--rounds", type=int, help="rounds, medians reported (default 3; quick 1)")
     args = parser.parse_args()
+    rounds = args.rounds or (1 if args.quick else 3)
     rooms, rate, seconds = (16, 40.0, 3.0) if args.quick else (64, 200.0, 10.0)
     rooms = args.rooms or rooms
     counts = [int(g) for g in args.gateways.split(",")]
@@ -239,22 +282,30 @@ def main() -> None:
     os.environ["BUS_BENCH_SECRET"] = secret
     _own_ports()
     results = []
-    for gateways in counts:
-        for routing in ROUTINGS:
-            os.environ["BUS_ROUTING"] = routing  # read by every process the launcher starts
-            log(f"bus scale-out: {gateways} gateway(s), BUS_ROUTING={routing}")
-            server = topology.start_parley(gateways, secret, log_dir, database="parley_bus_bench")
-            try:
-                result = asyncio.run(_measure(server, gateways, rooms, rate, seconds))
-            finally:
-                server.stop()
-            result["routing"] = routing
-            log(json.dumps(result))
-            results.append(result)
+    for round_ in range(rounds):
+        # Alternate which routing runs first, so a drift of the box's load does not favour one.
+        order = ROUTINGS if round_ % 2 == 0 else ROUTINGS[::-1]
+        for gateways in counts:
+            for routing in order:
+                os.environ["BUS_ROUTING"] = routing  # read by every process the launcher starts
+                log(f"bus scale-out round {round_ + 1}/{rounds}: {gateways} gateway(s), {routing}")
+                server = topology.start_parley(gateways, secret, log_dir, database="parley_bus_bench")
+                try:
+                    result = asyncio.run(_measure(server, gateways, rooms, rate, seconds))
+                finally:
+                    server.stop()
+                result["routing"] = routing
+                result["round"] = round_ + 1
+                result["loadavg"] = os.getloadavg()
+                log(json.dumps(result))
+                results.append(result)
     (log_dir / "results.json").write_text(json.dumps(results, indent=1))
-    _plot(results, REPO / "docs" / "perf" / "bus-scaleout.png")
-    command = "`make bench` (bench/bus_scaleout.py" + (" --quick" if args.quick else "") + ")"
-    _write_doc(_table(results, rate, rooms, seconds), command)
+    rows = _medians(results)
+    (log_dir / "medians.json").write_text(json.dumps(rows, indent=1))
+    _plot(rows, REPO / "docs" / "perf" / "bus-scaleout.png", rounds)
+    flags = (" --quick" if args.quick else "") + f" --rounds {rounds}"
+    command = "`make bench` (bench/bus_scaleout.py" + flags + ")"
+    _write_doc(_table(rows, rate, rooms, seconds, rounds), command)
     log(f"bus scale-out: wrote docs/perf/bus-scaleout.png and docs/performance.md; raw: {log_dir}")
 
 
