@@ -8,6 +8,10 @@ packet goes straight onto each socket's queue (:meth:`LeanEngineServer.send_now`
 framed once for every WebSocket receiver, straight onto its connection when nothing is
 queued before it.
 
+:func:`send_locally` does the same for one packet to one socket: the Socket.IO ack of each
+event (:class:`~parley_gateway.transport.socketio_server.ParleyServer`), which upstream sends
+through the socket's queue, its writer task, the ASGI send chain and websockets' framing.
+
 Only events for this gateway's sockets go this way (bus fan-out, acks to one socket);
 emits that must reach other gateways (typing) still go through the Socket.IO manager.
 """
@@ -45,7 +49,19 @@ def emit_locally(
     participants = list(sio.manager.get_participants(NAMESPACE, room))
     if not participants:
         return 0
-    encoded = sio.packet_class(sio_packet.EVENT, namespace=NAMESPACE, data=[event, data]).encode()
-    pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
-    frame = text_frame(pkt.encode())  # the same bytes for every WebSocket receiver
+    pkt, frame = _framed(sio.packet_class(sio_packet.EVENT, namespace=NAMESPACE, data=[event, data]))
     return sum(1 for sid, eio_sid in participants if sid != skip_sid and engine.send_now(eio_sid, pkt, frame))
+
+
+def send_locally(sio: socketio.AsyncServer, eio_sid: str, sio_pkt: sio_packet.Packet) -> bool:
+    """Send one (JSON) Socket.IO packet to one of this gateway's sockets, without awaiting;
+    False if that socket is done with."""
+    engine: LeanEngineServer = sio.eio
+    pkt, frame = _framed(sio_pkt)
+    return engine.send_now(eio_sid, pkt, frame)
+
+
+def _framed(sio_pkt: sio_packet.Packet) -> tuple[eio_packet.Packet, bytes]:
+    """The Engine.IO packet carrying ``sio_pkt``, and the same as a WebSocket frame."""
+    pkt = eio_packet.Packet(eio_packet.MESSAGE, sio_pkt.encode())
+    return pkt, text_frame(pkt.encode())  # the same bytes for every WebSocket receiver

@@ -14,6 +14,9 @@
   of one connection run at once; the next waits for a slot, and while it waits nothing
   more is read from that connection (its frames stay in its TCP buffer), so a client that
   sends faster than it is answered slows itself down and nobody else.
+
+An event's ack is sent without awaiting (:func:`~parley_gateway.transport.local_emit.send_locally`),
+written straight to the WebSocket when nothing is queued before it.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from collections import Counter
 from typing import Any
 
 import socketio
+from socketio import packet as sio_packet
 from starlette.types import Scope
 
 from parley_gateway.transport.engine_server import LeanEngineServer
+from parley_gateway.transport.local_emit import send_locally
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +128,13 @@ class ParleyServer(socketio.AsyncServer):
         self, slots: asyncio.Semaphore, sid: str, eio_sid: str, data: Any, namespace: str, id: Any
     ) -> None:
         try:
-            await self._handle_event_internal(self, sid, eio_sid, data, namespace, id)
+            # Upstream's _handle_event_internal, its ack sent by send_locally.
+            answer = await self._trigger_event(data[0], namespace, sid, *data[1:])
+            if answer is not self.not_handled and id is not None:
+                args = [] if answer is None else list(answer) if isinstance(answer, tuple) else [answer]
+                send_locally(
+                    self, eio_sid, self.packet_class(sio_packet.ACK, namespace=namespace, id=id, data=args)
+                )
         finally:
             slots.release()
 
