@@ -1,7 +1,7 @@
 /** Who is signed in, to which server, and how their tokens are obtained; kept in AsyncStorage. */
 
 import AsyncStorage from "@react-native-async-storage/async-storage";
-import { AuthError, HttpError, type TokenProvider, devToken, tokenClaims } from "@parley/client";
+import { HttpError, type TokenProvider, authFailureCode, devToken, devTokenProvider, tokenSubject } from "@parley/client";
 
 export interface Session {
   /** The gateway's base URL, e.g. `http://192.168.1.20:8000`. */
@@ -13,8 +13,6 @@ export interface Session {
 }
 
 const KEY = "parley.session";
-/** A dev token is minted again when it has less than this long to live. */
-const RENEW_BEFORE_S = 60;
 
 /** The server the sign-in screen proposes: `EXPO_PUBLIC_PARLEY_URL` at build time, if set. */
 export const defaultServer = (): string => process.env["EXPO_PUBLIC_PARLEY_URL"] ?? "";
@@ -53,44 +51,37 @@ export async function devSignIn(server: string, userId: string): Promise<Session
 
 /** Sign in with a token from the app's own backend. */
 export function tokenSignIn(server: string, token: string): Session {
-  let sub: unknown;
+  return { server: normalizeServer(server), userId: subjectOf(token.trim()), mode: "token", token: token.trim() };
+}
+
+function subjectOf(token: string): string {
   try {
-    sub = tokenClaims(token.trim())["sub"];
+    return tokenSubject(token);
   } catch {
-    sub = undefined;
-  }
-  if (typeof sub !== "string" || sub === "") {
     throw new Error("That is not a valid token: a JWT looks like xxxxx.yyyyy.zzzzz and names its user.");
   }
-  return { server: normalizeServer(server), userId: sub, mode: "token", token: token.trim() };
 }
 
 /**
  * Asked before every connection attempt. A pasted token is what it is (the server says when
- * it expired); a dev token is reused while it has a minute left, else minted again, so that
- * a start while offline still shows what was queued.
+ * it expired); a dev token is the SDK's `devTokenProvider`'s, kept in AsyncStorage.
  */
 export function tokenProvider(session: Session): TokenProvider {
-  return async () => {
-    if (session.mode === "token" || secondsLeft(session.token) > RENEW_BEFORE_S) return session.token;
-    session.token = (await devSignIn(session.server, session.userId)).token;
-    await saveSession(session);
-    return session.token;
-  };
-}
-
-function secondsLeft(token: string): number {
-  try {
-    const exp = tokenClaims(token)["exp"];
-    return typeof exp === "number" ? exp - Date.now() / 1000 : 0;
-  } catch {
-    return 0;
-  }
+  if (session.mode === "token") return () => session.token;
+  return devTokenProvider({
+    url: session.server,
+    userId: session.userId,
+    token: session.token,
+    onRenewed: async (token) => {
+      session.token = token;
+      await saveSession(session);
+    },
+  });
 }
 
 /** A refused sign-in as words, or null when `error` is something else. */
 export function signInProblem(error: unknown): string | null {
-  const code = error instanceof AuthError ? error.code : error instanceof HttpError && error.status === 401 ? error.code : null;
+  const code = authFailureCode(error);
   if (code === null) return null;
   if (code.startsWith("auth_expired")) return "Your session has expired. Please sign in again.";
   if (code.startsWith("auth_missing")) return "You are not signed in. Please sign in.";

@@ -41,6 +41,7 @@ export {
   type MessagePage,
   type SentMessage,
 } from "./http.js";
+export { authFailureCode, devTokenProvider, tokenSecondsLeft, type DevTokenProviderOptions } from "./dev-tokens.js";
 export { tokenClaims, tokenSubject, uuid4 } from "./ids.js";
 export type { ConnectionState, Member, Message, MessageStatus, WireMessage } from "./models.js";
 export { allOnline, appStateNetwork, type AppStateLike } from "./app-state.js";

@@ -2,6 +2,8 @@
 
 import { describe, expect, it } from "vitest";
 
+import { authFailureCode, devTokenProvider, tokenSecondsLeft } from "../src/dev-tokens.js";
+import { AuthError, HttpError } from "../src/errors.js";
 import { ParleyHttp, devToken, type FetchLike } from "../src/http.js";
 import { tokenSubject, uuid4 } from "../src/ids.js";
 import { browserNetwork, netInfoNetwork } from "../src/network.js";
@@ -140,5 +142,52 @@ describe("http", () => {
       throw new TypeError("Failed to fetch");
     };
     await expect(devToken("http://parley.test", "alice", down)).rejects.toMatchObject({ status: 0, code: "unavailable" });
+  });
+});
+
+describe("dev tokens", () => {
+  const minting = (): { fetch: FetchLike; calls: () => number } => {
+    let calls = 0;
+    const fetch: FetchLike = async () => {
+      calls += 1;
+      return { ok: true, status: 200, json: async () => ({ token: jwt("alice", Date.now() / 1000 + 3600) }) };
+    };
+    return { fetch, calls: () => calls };
+  };
+
+  it("reuses a token with time left, mints one when it is about to expire, and hands it on", async () => {
+    const { fetch, calls } = minting();
+    const kept: string[] = [];
+    const fresh = jwt("alice", Date.now() / 1000 + 600);
+    const reusing = devTokenProvider({ url: "http://parley.test", userId: "alice", token: fresh, fetch });
+    expect(await reusing()).toBe(fresh);
+    expect(calls()).toBe(0);
+
+    const stale = jwt("alice", Date.now() / 1000 + 30);
+    const renewing = devTokenProvider({
+      url: "http://parley.test",
+      userId: "alice",
+      token: stale,
+      fetch,
+      onRenewed: (token) => void kept.push(token),
+    });
+    const renewed = await renewing();
+    expect(renewed).not.toBe(stale);
+    expect(tokenSecondsLeft(renewed)).toBeGreaterThan(3000);
+    expect(kept).toEqual([renewed]);
+    expect(await renewing()).toBe(renewed);
+    expect(calls()).toBe(1);
+  });
+
+  it("treats an unreadable token as spent", () => {
+    expect(tokenSecondsLeft("not-a-jwt")).toBe(0);
+  });
+
+  it("names a refused sign-in from a socket or an HTTP 401, and nothing else", () => {
+    expect(authFailureCode(new AuthError("auth_expired", "expired"))).toBe("auth_expired");
+    expect(authFailureCode(new HttpError(401, "unauthorized", "auth_expired: the token expired"))).toBe("auth_expired");
+    expect(authFailureCode(new HttpError(401, "unauthorized", "no token: auth missing"))).toBe("auth_missing");
+    expect(authFailureCode(new HttpError(404, "not_found", "no"))).toBeNull();
+    expect(authFailureCode(new Error("boom"))).toBeNull();
   });
 });

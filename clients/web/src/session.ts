@@ -1,6 +1,6 @@
 /** Who is signed in, how their tokens are obtained, and what to tell them when that fails. */
 
-import { AuthError, HttpError, type TokenProvider, devToken, tokenClaims } from "@parley/client";
+import { HttpError, type TokenProvider, authFailureCode, devToken, devTokenProvider, tokenSubject } from "@parley/client";
 
 export interface Session {
   userId: string;
@@ -10,8 +10,6 @@ export interface Session {
 }
 
 const KEY = "parley.session";
-/** A dev token is minted again when it has less than this long to live. */
-const RENEW_BEFORE_S = 60;
 
 export const serverUrl = (): string => window.location.origin;
 
@@ -51,39 +49,32 @@ export async function devSignIn(userId: string): Promise<Session> {
 
 /** Sign in with a token from the app's own backend. */
 export function tokenSignIn(token: string): Session {
-  let sub: unknown;
+  return { userId: subjectOf(token.trim()), mode: "token", token: token.trim() };
+}
+
+function subjectOf(token: string): string {
   try {
-    sub = tokenClaims(token.trim())["sub"];
+    return tokenSubject(token);
   } catch {
-    sub = undefined;
-  }
-  if (typeof sub !== "string" || sub === "") {
     throw new Error("That is not a valid token: a JWT looks like xxxxx.yyyyy.zzzzz and names its user.");
   }
-  return { userId: sub, mode: "token", token: token.trim() };
 }
 
 /**
  * Asked before every connection attempt. A pasted token is what it is (the server says when
- * it expired); a dev token is reused while it has a minute left, else minted again, so a
- * reload while offline still starts (and shows what was queued).
+ * it expired); a dev token is the SDK's `devTokenProvider`'s, kept across reloads.
  */
 export function tokenProvider(session: Session): TokenProvider {
-  return async () => {
-    if (session.mode === "token" || secondsLeft(session.token) > RENEW_BEFORE_S) return session.token;
-    session.token = (await devSignIn(session.userId)).token;
-    saveSession(session);
-    return session.token;
-  };
-}
-
-function secondsLeft(token: string): number {
-  try {
-    const exp = tokenClaims(token)["exp"];
-    return typeof exp === "number" ? exp - Date.now() / 1000 : 0;
-  } catch {
-    return 0;
-  }
+  if (session.mode === "token") return () => session.token;
+  return devTokenProvider({
+    url: serverUrl(),
+    userId: session.userId,
+    token: session.token,
+    onRenewed: (token) => {
+      session.token = token;
+      saveSession(session);
+    },
+  });
 }
 
 /** The words for a refused sign-in, by protocol code (or an HTTP 401's `auth_*` prefix). */
@@ -95,9 +86,8 @@ export function authProblem(code: string): string {
 
 /** A refused sign-in as words, or null when `error` is something else. */
 export function signInProblem(error: unknown): string | null {
-  if (error instanceof AuthError) return authProblem(error.code);
-  if (error instanceof HttpError && error.status === 401) return authProblem(error.message);
-  return null;
+  const code = authFailureCode(error);
+  return code === null ? null : authProblem(code);
 }
 
 /** Why signing in did not work, in words. */
