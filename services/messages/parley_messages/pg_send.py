@@ -1,5 +1,6 @@
 """The send store on PostgreSQL, in plain asyncpg: four round trips per batch, whatever its
-size (take the keys' locks, check, store, commit).
+size (take the keys' locks, check, store, commit), with the service's one to Redis (the rate
+limit, for the sends the check found new) between the check and the store.
 
 The keys are held with transaction-level advisory locks, taken in one order (so two batches
 cannot deadlock on them): a concurrent send of the same key waits for this transaction, and
