@@ -30,7 +30,7 @@ def banner(settings: EmbeddedSettings) -> str:
         lines.append(f"  listening on {messages.host} port {messages.port}: reachable from other machines")
     lines += [
         f"  database: {messages.database_url}",
-        f"  bus, presence, rate limits: {'Redis' if messages.redis_url else 'in this process'}",
+        f"  bus, presence, rate limits: {'Redis' if messages.uses_redis else 'in this process'}",
     ]
     if messages.metrics_port:
         lines.append(f"  metrics: http://{_url_host(shown)}:{messages.metrics_port}/metrics")

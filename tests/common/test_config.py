@@ -345,6 +345,35 @@ def test_a_redis_cluster_url_names_any_node(env: pytest.MonkeyPatch, url: str) -
     assert load_settings(RedisSettings).redis_cluster
 
 
+def test_sentinels_name_the_master_instead_of_a_url(env: pytest.MonkeyPatch) -> None:
+    env.setenv("REDIS_SENTINELS", "s0:26379, s1:26379,")
+    env.setenv("REDIS_SENTINEL_MASTER", "parley")
+    settings = load_settings(RedisSettings)
+    assert settings.redis_sentinels == ["s0:26379", "s1:26379"]
+    assert settings.uses_redis and settings.redis_url is None
+
+
+@pytest.mark.parametrize(
+    ("variables", "error"),
+    [
+        ({"REDIS_SENTINELS": "s0:26379"}, "needs REDIS_SENTINEL_MASTER"),
+        ({"REDIS_SENTINELS": "s0", "REDIS_SENTINEL_MASTER": "m"}, "host:port"),
+        ({"REDIS_SENTINELS": "s0:26379", "REDIS_SENTINEL_MASTER": "m", "REDIS_URL": "redis://r"}, "not both"),
+        (
+            {"REDIS_SENTINELS": "s0:26379", "REDIS_SENTINEL_MASTER": "m", "REDIS_CLUSTER": "true"},
+            "REDIS_CLUSTER",
+        ),
+        ({"REDIS_SENTINEL_MASTER": "m"}, "needs REDIS_SENTINELS"),
+    ],
+)
+def test_sentinel_settings_are_checked_at_start(
+    env: pytest.MonkeyPatch, variables: dict[str, str], error: str
+) -> None:
+    for name, value in variables.items():
+        env.setenv(name, value)
+    assert error in _config_error(RedisSettings)
+
+
 def test_bus_routing_is_rooms_or_single(env: pytest.MonkeyPatch) -> None:
     assert load_settings(RedisSettings).router().per_room
     env.setenv("BUS_ROUTING", "single")

@@ -154,6 +154,8 @@ class Render:
             kind = "Secret" if "secretKeyRef" in source else "ConfigMap"
             ref = source["secretKeyRef" if kind == "Secret" else "configMapKeyRef"]
             values = self.data(kind, ref["name"])
+            if ref.get("optional") and ref["key"] not in values:
+                continue  # Kubernetes leaves the variable unset
             assert ref["key"] in values, f"{var['name']}: {kind} {ref['name']} has no key {ref['key']}"
             env[var["name"]] = values[ref["key"]]
         return env

@@ -189,6 +189,24 @@ class RedisSettings(ParleySettings):
         description="REDIS_CLUSTER: true when REDIS_URL is a node of a Redis Cluster (7.0 or newer): "
         "the bus uses sharded pub/sub, every script touches one slot. False: a single Redis.",
     )
+    redis_sentinels: Annotated[list[str], NoDecode, BeforeValidator(split_commas)] = Field(
+        default_factory=list,
+        description="REDIS_SENTINELS: `host:port,host:port,...` of Redis Sentinels (instead of "
+        "REDIS_URL): every client asks them for the current master of REDIS_SENTINEL_MASTER, and "
+        "again after a failover.",
+    )
+    redis_sentinel_master: str | None = Field(
+        default=None, description="REDIS_SENTINEL_MASTER: the name the sentinels monitor the master under."
+    )
+    redis_sentinel_password: SecretStr | None = Field(
+        default=None,
+        description="REDIS_SENTINEL_PASSWORD: the sentinels' password (`requirepass` in sentinel.conf).",
+    )
+    redis_password: SecretStr | None = Field(
+        default=None,
+        description="REDIS_PASSWORD: the master's and replicas' password with REDIS_SENTINELS "
+        "(with REDIS_URL it goes in the URL).",
+    )
     bus_routing: BusRouting = Field(
         default=BusRouting.ROOMS,
         description="BUS_ROUTING: `rooms` (a channel per conversation and per user; each gateway "
@@ -198,6 +216,34 @@ class RedisSettings(ParleySettings):
 
     def router(self) -> Router:
         return Router(self.bus_routing)
+
+    @property
+    def uses_redis(self) -> bool:
+        """A Redis is configured: a URL, or sentinels that name the master."""
+        return bool(self.redis_url or self.redis_sentinels)
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinel_addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"expected host:port,host:port,... (got {address!r})")
+        return value
+
+    @model_validator(mode="after")
+    def _sentinel_mode(self) -> Self:
+        if not self.redis_sentinels:
+            if self.redis_sentinel_master:
+                raise ValueError("REDIS_SENTINEL_MASTER: needs REDIS_SENTINELS")
+            return self
+        if self.redis_url:
+            raise ValueError("REDIS_SENTINELS: set either REDIS_URL or REDIS_SENTINELS, not both")
+        if self.redis_cluster:
+            raise ValueError("REDIS_SENTINELS: a Redis Cluster fails over by itself; not with REDIS_CLUSTER")
+        if not self.redis_sentinel_master:
+            raise ValueError("REDIS_SENTINELS: needs REDIS_SENTINEL_MASTER (the monitored master's name)")
+        return self
 
     @field_validator("redis_url")
     @classmethod
@@ -211,6 +257,8 @@ class RedisSettings(ParleySettings):
         if not self.redis_cluster:
             return self
         if not self.redis_url:
+            if self.redis_sentinels:
+                return self  # refused by _sentinel_mode, with a clearer message
             raise ValueError("REDIS_CLUSTER: needs REDIS_URL (any node of the cluster)")
         if self.redis_url.startswith("unix://"):
             raise ValueError("REDIS_CLUSTER: the nodes of a cluster are reached over TCP, not unix://")

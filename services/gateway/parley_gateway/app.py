@@ -27,7 +27,7 @@ from parley_common.event_limits import EventLimiter
 from parley_common.http import install_error_handlers, install_host_check, probe_router
 from parley_common.observability import RequestIdMiddleware
 from parley_common.presence import RedisReportSink, ReportSink
-from parley_common.redis_client import RedisClient, create_redis, redis_bus
+from parley_common.redis_client import RedisClient, redis_bus, redis_from_settings
 from parley_common.room_publisher import RoomEventPublisher
 from parley_gateway import api_proxy, web_ui
 from parley_gateway.config import GatewaySettings
@@ -63,9 +63,9 @@ class SocketIORoute:
 
 def _redis(settings: GatewaySettings, stack: AsyncExitStack) -> RedisClient | None:
     """The process's Redis pool (bus, presence reports, event limits), closed with ``stack``."""
-    if not settings.redis_url:
+    if not settings.uses_redis:
         return None
-    redis = create_redis(settings.redis_url, cluster=settings.redis_cluster)
+    redis = redis_from_settings(settings)
     stack.push_async_callback(redis.aclose)
     return redis
 
@@ -85,8 +85,10 @@ def create_app(
     presence_sink: ReportSink | None = None,
     event_limiter: EventLimiter | None = None,
 ) -> FastAPI:
-    if (bus is None or presence_sink is None) and not settings.redis_url:
-        raise ConfigError("Invalid configuration:\n  REDIS_URL: required when the gateway runs on its own")
+    if (bus is None or presence_sink is None) and not settings.uses_redis:
+        raise ConfigError(
+            "Invalid configuration:\n  REDIS_URL or REDIS_SENTINELS: required when the gateway runs alone"
+        )
     drain = Drain(timeout_s=settings.drain_timeout_s)
 
     @asynccontextmanager

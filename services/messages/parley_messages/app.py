@@ -21,7 +21,7 @@ from parley_common.http import BodySizeLimit, install_error_handlers, install_ho
 from parley_common.observability import RequestIdMiddleware
 from parley_common.presence import OnlineReader, RedisOnlineReader
 from parley_common.ratelimit import SendRateLimiter
-from parley_common.redis_client import create_redis, redis_bus
+from parley_common.redis_client import redis_bus, redis_from_settings
 from parley_messages.api import client_config, dev, internal, public
 from parley_messages.api.send_route import SendBatchRoute
 from parley_messages.config import MessagesSettings
@@ -53,8 +53,8 @@ def create_app(
             engine = create_engine(settings)
             stack.push_async_callback(engine.dispose)
             app_bus, app_limiter, app_online, app_events = bus, limiter, online, event_limiter
-            if settings.redis_url and None in (app_bus, app_limiter, app_online, app_events):
-                redis = create_redis(settings.redis_url, cluster=settings.redis_cluster)
+            if settings.uses_redis and None in (app_bus, app_limiter, app_online, app_events):
+                redis = redis_from_settings(settings)
                 stack.push_async_callback(redis.aclose)
                 prefix = settings.redis_prefix
                 app_bus = app_bus or redis_bus(redis, prefix=prefix)

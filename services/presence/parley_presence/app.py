@@ -20,7 +20,7 @@ from parley_common.config import ConfigError
 from parley_common.errors import Unavailable
 from parley_common.http import install_error_handlers, probe_router
 from parley_common.observability import RequestIdMiddleware
-from parley_common.redis_client import create_redis, is_cluster, redis_bus
+from parley_common.redis_client import is_cluster, redis_bus, redis_from_settings
 from parley_presence.config import PresenceSettings
 from parley_presence.reports import RedisReportSource, ReportSource
 from parley_presence.service import PresenceService
@@ -45,8 +45,10 @@ async def run_forever(service: PresenceService) -> None:
 def create_app(
     settings: PresenceSettings, *, store: PresenceStore | None = None, source: ReportSource | None = None
 ) -> FastAPI:
-    if (store is None or source is None) and not settings.redis_url:
-        raise ConfigError("Invalid configuration:\n  REDIS_URL: required when presence runs on its own")
+    if (store is None or source is None) and not settings.uses_redis:
+        raise ConfigError(
+            "Invalid configuration:\n  REDIS_URL (or REDIS_SENTINELS): required when presence runs on its own"
+        )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -55,8 +57,8 @@ def create_app(
             state: dict[str, Any] = {}
             app_store, app_source = store, source
             if app_store is None or app_source is None:
-                assert settings.redis_url is not None
-                redis = create_redis(settings.redis_url, cluster=settings.redis_cluster)
+                assert settings.uses_redis
+                redis = redis_from_settings(settings)
                 stack.push_async_callback(redis.aclose)
                 state["redis"] = redis
                 app_store = app_store or RedisPresenceStore(
