@@ -27,7 +27,7 @@ __all__ = [
 
 
 @pytest.mark.xfail(
-    reason="issue 20, open: after the failover the probe reaches gateway b's socket neither live "
+    reason="issue 20, open: after the failover the probe does not reach gateway b's socket live "
     "within 15 s (a bare RedisBus on the same client resubscribes within ~1 s); to debug",
     strict=False,
 )
