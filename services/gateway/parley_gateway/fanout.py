@@ -24,6 +24,7 @@ import socketio
 
 from parley_common.bus import Bus, Subscription
 from parley_common.channels import ROOM_EVENTS, Router
+from parley_common.errors import Unavailable
 from parley_common.events import unpack_room_events
 from parley_gateway.metrics import BUS_CPU, BUS_EVENTS, BUS_MESSAGES, BUS_ROOMS
 from parley_gateway.rooms import conversation_room, user_room
@@ -50,7 +51,10 @@ class RoomFeed:
         return len(self._sockets)
 
     async def enter(self, room: str) -> None:
-        """A local socket is entering ``room``: returns once its channel is subscribed."""
+        """A local socket is entering ``room``: returns once its channel is subscribed, or
+        raises :class:`Unavailable` (the entry undone) when Redis did not confirm it in time:
+        answering the join anyway would leave the socket deaf to the room until its next
+        sync, with nothing telling it to sync."""
         channel = self._router.room_channel(room)
         if channel is None:
             return
@@ -61,9 +65,10 @@ class RoomFeed:
             self._subscribing[channel] = subscribing
             subscribing.add_done_callback(lambda done: self._done(channel, done))
             BUS_ROOMS.set(len(self._sockets))
-        if subscribing is not None:
-            # Shielded: a cancelled join must not cancel the subscription others wait for.
-            await asyncio.shield(subscribing)
+        # Shielded: a cancelled join must not cancel the subscription others wait for.
+        if subscribing is not None and not await asyncio.shield(subscribing):
+            await self.leave(room)
+            raise Unavailable("this gateway could not subscribe to the room's events in time; retry")
 
     def _done(self, channel: str, subscribing: asyncio.Future[bool]) -> None:
         if self._subscribing.get(channel) is subscribing:

@@ -184,7 +184,13 @@ class ChatNamespace(socketio.AsyncNamespace):
             sid=sid, user_id=principal.user_id, device_id=handshake.device_id, expires_at=principal.expires_at
         )
         self.sessions.add(state)
-        await self._rooms.enter(user_room(principal.user_id))
+        try:
+            await self._rooms.enter(user_room(principal.user_id))
+        except Unavailable as exc:
+            self.sessions.pop(sid)
+            CONNECTED.dec()
+            REFUSED.labels(exc.code.value).inc()
+            raise socketio.exceptions.ConnectionRefusedError(exc.code.value, exc.to_error()) from None
         await self.enter_room(sid, user_room(principal.user_id))
         state.expiry = self._expiry.schedule(principal.expires_at, lambda: self._expire(state))
 
