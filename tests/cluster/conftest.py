@@ -36,6 +36,12 @@ class Cluster:
     clients: list[SocketClient] = field(default_factory=list)
     extra: list[ServiceProcess] = field(default_factory=list)  # started by a test, stopped at the end
 
+    async def close_clients(self) -> None:
+        """Close the sockets a test opened, so the next test of a shared cluster starts clean."""
+        for client in self.clients:
+            await client.close()
+        self.clients.clear()
+
     def token(self, user_id: str) -> str:
         settings = GatewaySettings(jwt_secret=SECRET, internal_token=INTERNAL_TOKEN)
         token, _ = mint_token(settings, user_id)
@@ -142,9 +148,7 @@ async def cluster(processes: Cluster) -> AsyncIterator[Cluster]:
     try:
         yield processes
     finally:
-        for client in processes.clients:
-            await client.close()
-        processes.clients.clear()
+        await processes.close_clients()
 
 
 def new_key() -> str:

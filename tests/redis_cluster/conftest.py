@@ -34,6 +34,4 @@ async def cluster(on_cluster: Cluster) -> AsyncIterator[Cluster]:
     try:
         yield on_cluster
     finally:
-        for client in on_cluster.clients:
-            await client.close()
-        on_cluster.clients.clear()
+        await on_cluster.close_clients()

@@ -36,6 +36,4 @@ async def cluster(on_sentinel: Cluster) -> AsyncIterator[Cluster]:
     try:
         yield on_sentinel
     finally:
-        for client in on_sentinel.clients:
-            await client.close()
-        on_sentinel.clients.clear()
+        await on_sentinel.close_clients()
