@@ -7,7 +7,7 @@ python-socketio, uvicorn or websockets, in one place.
   deadline, bounded events in flight and per-address counts.
 - :mod:`.local_emit`: room events queued straight onto this gateway's sockets.
 - :mod:`.ws_protocol`: uvicorn's WebSocket protocol answering bad handshakes, and writing
-  ready-made frames.
+  ready-made frames (one transport write per connection per loop turn).
 
 Those four packages are pinned (``~=``, services/gateway/pyproject.toml), and every upstream
 name these modules override or rely on is listed, with a digest of its source, in

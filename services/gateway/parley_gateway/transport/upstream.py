@@ -75,6 +75,10 @@ UPSTREAM: dict[str, dict[str, str]] = {
         "WebSocketsSansIOProtocol.handle_connect": "fa2597da918de20a9fa756082386272a",
         "WebSocketsSansIOProtocol.send": "560baa5c639d3a4cf0f4567501ee8777",
         "WebSocketsSansIOProtocol.pause_writing": "706981ee7dc59872c4f0289dca855e60",
+        # write_frame's coalescing: self.loop and the state it checks, and the close answered
+        # from data_received (pending frames are flushed before it).
+        "WebSocketsSansIOProtocol.__init__": "cdad078596a7c53ac85817cf53414419",
+        "WebSocketsSansIOProtocol.handle_close": "6d4f59e51a4ea41de12f139e0353226b",
     },
     "uvicorn.server": {
         "Server._serve": "808a98031a4105f5062fa5a7da5e8519",

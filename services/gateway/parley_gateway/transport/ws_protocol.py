@@ -13,6 +13,12 @@ transport, instead of passing every copy through the ASGI send chain (four middl
 wrappers and an await each) and websockets' framing. The same object tells how many bytes
 wait in the transport for a client to read them, so that a reader that falls behind can be
 cut off (``MAX_OUTGOING_BYTES``) instead of growing the gateway.
+
+Frames written directly in one event-loop turn go out in one ``transport.write`` at the end
+of it: an event's ``message:ack`` and its Socket.IO ack are two frames of the same turn, and
+each write is a ``send`` system call. Anything this protocol writes otherwise (what the ASGI
+app sends, a close frame) first writes what is pending, so the order on the wire is the
+order of the calls.
 """
 
 from __future__ import annotations
@@ -20,10 +26,10 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 DIRECT_WRITER = "parley.direct_writer"  # in scope["extensions"]
+_FIN_TEXT = 0x81  # a final (unfragmented) text frame
 
 
 class DirectWriter(Protocol):
@@ -37,12 +43,27 @@ class DirectWriter(Protocol):
 
 
 def text_frame(text: str) -> bytes:
-    """A server-to-client WebSocket text frame (one per broadcast, for every receiver)."""
-    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False, extensions=[])
+    """A server-to-client WebSocket text frame (one per broadcast, for every receiver): the
+    bytes of websockets' ``Frame(Opcode.TEXT, data).serialize(mask=False)``, without its
+    frame object and buffer (RFC 6455 §5.2: FIN + opcode, then the length)."""
+    data = text.encode()
+    length = len(data)
+    if length < 126:
+        return bytes((_FIN_TEXT, length)) + data
+    if length < 65536:
+        return bytes((_FIN_TEXT, 126)) + length.to_bytes(2, "big") + data
+    return bytes((_FIN_TEXT, 127)) + length.to_bytes(8, "big") + data
 
 
 class WebSocketProtocol(WebSocketsSansIOProtocol):
+    # Frames accepted by write_frame this loop turn, written together by _flush.
+    _pending: list[bytes] | None = None
+    _pending_size: int = 0
+
     def data_received(self, data: bytes) -> None:
+        # A close frame from the client is answered from in here: what was accepted before
+        # it goes out first, as it would have without the coalescing.
+        self._flush()
         super().data_received(data)
         if self.conn.handshake_exc is not None and not self.transport.is_closing():
             self.transport.write(b"".join(self.conn.data_to_send()))
@@ -52,9 +73,13 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         super().handle_connect(event)
         self.scope["extensions"][DIRECT_WRITER] = self  # type: ignore[assignment]
 
+    async def send(self, message: Any) -> None:
+        self._flush()  # the app's sends and close frames never overtake direct frames
+        await super().send(message)
+
     def write_frame(self, frame: bytes) -> bool:
-        """Write a frame from :func:`text_frame` now, if the connection is open for it
-        (False: the caller sends it the usual way, or not at all)."""
+        """Write a frame from :func:`text_frame` at the end of this loop turn, if the
+        connection is open for it (False: the caller sends it the usual way, or not at all)."""
         if self.conn.state is not State.OPEN or self.close_sent or self.transport.is_closing():
             return False
         if self.conn.extensions:  # a frame with an extension (deflate) differs per connection
@@ -63,13 +88,29 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             # The transport's buffer is over its high-water mark (the client reads slowly):
             # the frame queues behind, for the writer that waits until it drains.
             return False
-        self.transport.write(frame)
+        pending = self._pending
+        if pending is None:
+            self._pending = [frame]
+            self.loop.call_soon(self._flush)
+        else:
+            pending.append(frame)
+        self._pending_size += len(frame)
         return True
+
+    def _flush(self) -> None:
+        pending = self._pending
+        if pending is None:
+            return
+        self._pending, self._pending_size = None, 0
+        # Accepted while open; a connection closed since has no use for them.
+        if self.conn.state is State.OPEN and not self.close_sent and not self.transport.is_closing():
+            self.transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def buffered(self) -> int:
         """Bytes written to the connection that the client has not taken yet."""
-        return self.transport.get_write_buffer_size()
+        return self.transport.get_write_buffer_size() + self._pending_size
 
     def abort(self) -> None:
         """Drop the connection and whatever it still buffers (a reader too far behind)."""
+        self._pending, self._pending_size = None, 0
         self.transport.abort()
