@@ -121,6 +121,7 @@ def serve_embedded() -> None:
         port=settings.messages.port,
         metrics_port=settings.messages.metrics_port,
         before_shutdown=app.gateway.state.drain.start,
+        stop_timeout_s=settings.gateway.stop_timeout_s,
         # Once the port is open, so that the URL it shows answers.
         on_started=lambda: print(banner(settings), flush=True),
         **settings.gateway.server_options(),

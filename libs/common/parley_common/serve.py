@@ -6,13 +6,20 @@ wants a step in between: stop taking new work and let in-flight events be answer
 
 It also serves ``/metrics`` on a port of its own (METRICS_PORT), next to the app in the same
 event loop, and tunes CPython's cyclic garbage collector for a server (:data:`GC_THRESHOLDS`).
+
+A process told to stop exits within ``stop_timeout_s`` whatever its shutdown meets (a task
+that does not end, a client whose close hangs): past it, a watchdog thread ends it with
+status 1. One that outlived its launcher held its ports for good.
 """
 
 from __future__ import annotations
 
 import gc
+import logging
+import os
 import signal
 import socket
+import threading
 from collections.abc import Awaitable, Callable
 from types import FrameType
 from typing import Any
@@ -22,6 +29,12 @@ import uvicorn
 from parley_common.observability import metrics_app
 
 BeforeShutdown = Callable[[], Awaitable[None]]
+
+log = logging.getLogger(__name__)
+
+# From the first SIGTERM or SIGINT to the exit, for a service without a drain: closing its
+# connections and its lifespan's clients takes well under a second when nothing is wrong.
+STOP_TIMEOUT_S = 10.0
 
 # With CPython's defaults (700, 10, 10) the gateway at 1,500 msg/s spent a fifth of its CPU
 # in the collector, and each full collection paused it for ~140 ms (the ack latency's p99):
@@ -40,11 +53,22 @@ class GracefulServer(uvicorn.Server):
         before_shutdown: BeforeShutdown | None = None,
         on_started: Callable[[], None] | None = None,
         metrics: uvicorn.Server | None = None,
+        stop_timeout_s: float = STOP_TIMEOUT_S,
     ) -> None:
         super().__init__(config)
         self._before_shutdown = before_shutdown
         self._on_started = on_started
         self._metrics = metrics
+        self._stop_timeout_s = stop_timeout_s
+        self._watchdog: threading.Timer | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        if self._watchdog is None:
+            # A thread, not a task: it must fire even if the event loop is what is stuck.
+            self._watchdog = threading.Timer(self._stop_timeout_s, _exit_now, (self._stop_timeout_s,))
+            self._watchdog.daemon = True
+            self._watchdog.start()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
@@ -75,10 +99,12 @@ def serve(
     metrics_port: int = 0,
     before_shutdown: BeforeShutdown | None = None,
     on_started: Callable[[], None] | None = None,
+    stop_timeout_s: float = STOP_TIMEOUT_S,
     **options: Any,
 ) -> None:
     """Serve ``app`` with one worker (Socket.IO long-polling needs every request on one
-    process), and ``/metrics`` on ``metrics_port`` of the same ``host`` unless it is 0."""
+    process), and ``/metrics`` on ``metrics_port`` of the same ``host`` unless it is 0;
+    exit at the latest ``stop_timeout_s`` after a SIGTERM."""
     # No access log: a long-polling client alone makes a request every ping interval.
     options.setdefault("access_log", False)
     options.setdefault("log_config", None)  # logging is set up by configure_logging()
@@ -90,7 +116,13 @@ def serve(
     # that was installed before it: make that one a clean exit, not death by signal.
     signal.signal(signal.SIGTERM, _exit_cleanly)
     metrics = _metrics_server(host, metrics_port) if metrics_port else None
-    GracefulServer(config, before_shutdown=before_shutdown, on_started=on_started, metrics=metrics).run()
+    GracefulServer(
+        config,
+        before_shutdown=before_shutdown,
+        on_started=on_started,
+        metrics=metrics,
+        stop_timeout_s=stop_timeout_s,
+    ).run()
 
 
 def _metrics_server(host: str, port: int) -> uvicorn.Server:
@@ -107,3 +139,8 @@ def _metrics_server(host: str, port: int) -> uvicorn.Server:
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
+
+
+def _exit_now(waited_s: float) -> None:
+    log.error("shutdown did not finish %g s after the signal: exiting without it", waited_s)
+    os._exit(1)

@@ -20,6 +20,7 @@ def main() -> None:
         port=settings.port,
         metrics_port=settings.metrics_port,
         before_shutdown=app.state.drain.start,
+        stop_timeout_s=settings.stop_timeout_s,
         **settings.server_options(),
     )
 

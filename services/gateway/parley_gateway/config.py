@@ -14,6 +14,7 @@ from parley_common.config import (
     RedisSettings,
     split_commas,
 )
+from parley_common.serve import STOP_TIMEOUT_S
 from parley_gateway.origins import OriginPolicy
 from parley_gateway.transport.ws_protocol import WebSocketProtocol
 
@@ -149,8 +150,18 @@ class GatewaySettings(JwtSettings, RedisSettings, InternalApiSettings, EventLimi
             "ws_ping_interval": None,
             "forwarded_allow_ips": self.forwarded_allow_ips,
             # Bounds the wait for long-polling requests after the drain.
-            "timeout_graceful_shutdown": self.drain_timeout_s + 5,
+            "timeout_graceful_shutdown": self.graceful_timeout_s,
         }
+
+    @property
+    def graceful_timeout_s(self) -> float:
+        return self.drain_timeout_s + 5
+
+    @property
+    def stop_timeout_s(self) -> float:
+        """From SIGTERM to the exit at the latest: the drain, then the wait for requests
+        (:attr:`graceful_timeout_s`), then the lifespan's own shutdown."""
+        return self.drain_timeout_s + self.graceful_timeout_s + STOP_TIMEOUT_S
 
     def origin_policy(self) -> OriginPolicy:
         """Which browser origins may connect (python-engineio's ``cors_allowed_origins``)."""

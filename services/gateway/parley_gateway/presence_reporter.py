@@ -20,9 +20,10 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 from parley_common.presence import JOIN, LEAVE, RESET, PresenceReport, ReportSink
+from parley_common.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +87,7 @@ class PresenceReporter:
             yield
         finally:
             for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with suppress(asyncio.CancelledError):
-                    await task
+                await cancel_and_wait(task)
             await self.flush()  # the leaves of a clean shutdown
 
     async def flush(self) -> None:
