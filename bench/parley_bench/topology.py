@@ -37,6 +37,7 @@ class Server:
     pids: list[tuple[str, int]]  # (label, pid): gateway, messages, presence; or peer
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     redis_keys: tuple[str, tuple[str, ...]] | None = None  # (URL, patterns) of its keys, deleted at stop
+    database: str | None = None  # its own, dropped at stop
 
     @property
     def pid_spec(self) -> str:
@@ -54,6 +55,8 @@ class Server:
                 process.wait()
         if self.redis_keys:
             _forget_redis_keys(*self.redis_keys)
+        if self.database:
+            drop_database(self.database)
 
 
 def _forget_redis_keys(url: str, patterns: tuple[str, ...]) -> None:
@@ -97,6 +100,24 @@ def recreate_database(name: str, admin_url: str = PG_ADMIN) -> None:
     asyncio.run(_recreate(name, admin_url))
 
 
+async def _drop(name: str, admin_url: str) -> None:
+    admin = await asyncpg.connect(admin_url, timeout=10)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def drop_database(name: str, admin_url: str = PG_ADMIN) -> None:
+    asyncio.run(_drop(name, admin_url))
+
+
+def own_database(base: str) -> str:
+    """A database name of this benchmark process: two benchmarks run at once (two sessions on
+    one box) must not drop each other's database mid-run."""
+    return f"{base}_{os.getpid()}"
+
+
 def _ready(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as response:
@@ -123,6 +144,7 @@ def start_parley(gateways: int, secret: str, log_dir: Path, database: str = "par
     """``make cluster`` on a fresh database, outside DEV_MODE, with warnings-only logs."""
     raise_open_files_limit()  # inherited by the servers
     port = free_base_port([*range(gateways), 100, 101])
+    database = own_database(database)
     recreate_database(database)
     prefix = f"parley-bench-{uuid.uuid4().hex[:8]}"
     env = os.environ | {
@@ -153,7 +175,7 @@ def start_parley(gateways: int, secret: str, log_dir: Path, database: str = "par
     try:
         _wait_ready([f"{u}/readyz" for u in urls] + [f"http://127.0.0.1:{port + 100}/readyz"], [process], log)
     except BaseException:
-        Server("parley", urls, [], [process], (REDIS_URL, (f"{prefix}*",))).stop()
+        Server("parley", urls, [], [process], (REDIS_URL, (f"{prefix}*",)), database).stop()
         raise
     children = [(pid, _cmdline(pid)) for pid, (ppid, _, _) in all_procs().items() if ppid == process.pid]
     pids = []
@@ -165,7 +187,7 @@ def start_parley(gateways: int, secret: str, log_dir: Path, database: str = "par
         ):
             if module in cmd:
                 pids.append((label, pid))
-    return Server("parley", urls, pids, [process], (REDIS_URL, (f"{prefix}*",)))
+    return Server("parley", urls, pids, [process], (REDIS_URL, (f"{prefix}*",)), database)
 
 
 def _cmdline(pid: int) -> str:
@@ -189,6 +211,7 @@ def start_peer(
     """``node peer/server.js`` (one process, or several behind its Redis adapter) on a fresh database."""
     raise_open_files_limit()
     port = free_base_port(list(range(instances)), start=13000)
+    database = own_database(database)
     recreate_database(database)
     env = os.environ | {
         "JWT_SECRET": secret,
@@ -214,7 +237,7 @@ def start_peer(
     urls = [f"http://127.0.0.1:{port + i}" for i in range(instances)]
     # Its rate-limit and presence keys (rl:*, p:*) are not prefixed: they live in a Redis database of its own.
     keys = (PEER_REDIS_URL, ("rl:*", "p:*")) if instances > 1 else None
-    server = Server("peer", urls, [("peer", p.pid) for p in processes], processes, keys)
+    server = Server("peer", urls, [("peer", p.pid) for p in processes], processes, keys, database)
     try:
         _wait_ready([f"{u}/healthz" for u in urls], processes, log)
     except BaseException:
