@@ -14,8 +14,8 @@ import pytest
 from bench.parley_bench import report
 from bench.parley_bench.cli import run
 from bench.parley_bench.options import Options, parse
+from tests.support.ports import free_port
 from tests.support.processes import ServiceProcess
-from tests.support.servers import free_port
 
 pytestmark = pytest.mark.timeout(60)
 

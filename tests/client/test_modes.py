@@ -22,7 +22,8 @@ from parley_presence.config import PresenceSettings
 from tests.client.conftest import all_hold, all_read, until
 from tests.gateway.conftest import common_settings, gateway_settings
 from tests.support.front import Front, embedded, serving_front
-from tests.support.servers import free_port, uvicorn_serving
+from tests.support.ports import free_port
+from tests.support.servers import uvicorn_serving
 
 User = Callable[[str], str]
 MIXED = Modes(messages="http", typing="socket", presence="socket")

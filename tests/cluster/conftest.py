@@ -16,8 +16,8 @@ from parley_client import ParleyClient
 
 from parley_common.auth import mint_token
 from parley_gateway.config import GatewaySettings
+from tests.support.ports import free_port
 from tests.support.processes import ServiceProcess, start_all, stop_all
-from tests.support.servers import free_port
 from tests.support.sockets import SocketClient
 
 SECRET = "a-test-secret-of-decent-length"

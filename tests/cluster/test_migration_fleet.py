@@ -29,8 +29,8 @@ from parley_gateway.config import GatewaySettings
 from tests.client.conftest import all_hold, all_read
 from tests.cluster.conftest import INTERNAL_TOKEN, SECRET, cluster_environment
 from tests.support.balancer import Balancer, failover_balancer
+from tests.support.ports import free_port
 from tests.support.processes import ServiceProcess, start_all, stop_all
-from tests.support.servers import free_port
 
 pytestmark = pytest.mark.timeout(120)
 

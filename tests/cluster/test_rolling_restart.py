@@ -17,8 +17,8 @@ from parley_client import ConnectionState, Conversation, LocalMessage, MessageSt
 from tests.client.conftest import until
 from tests.cluster.conftest import Cluster
 from tests.support.balancer import failover_balancer
+from tests.support.ports import free_port
 from tests.support.processes import ServiceProcess
-from tests.support.servers import free_port
 
 pytestmark = pytest.mark.timeout(180)
 ACKS_PER_PHASE = 10  # per user, before each restart and while each gateway is down

@@ -11,7 +11,7 @@ from parley_client import Conversation, MessageStatus
 from tests.client.conftest import until
 from tests.cluster.conftest import Cluster
 from tests.support.balancer import failover_balancer
-from tests.support.servers import free_port
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.timeout(120)
 COUNT = 40

@@ -18,8 +18,8 @@ from parley_common.events import UserEvent
 from tests.cluster.conftest import Cluster, new_key
 from tests.gateway.conftest import message_payload
 from tests.support.balancer import failover_balancer
+from tests.support.ports import free_port
 from tests.support.processes import start_all
-from tests.support.servers import free_port
 from tests.support.sockets import SocketClient
 
 

@@ -6,8 +6,8 @@ import os
 import signal
 from pathlib import Path
 
+from tests.support.ports import free_port
 from tests.support.processes import ServiceProcess
-from tests.support.servers import free_port
 
 ROOT = Path(__file__).parents[2]
 

@@ -25,9 +25,9 @@ from tests.conftest import unreachable
 from tests.faults.invariant import Tally, check
 from tests.faults.workload import SCALE, Chat
 from tests.support.balancer import failover_balancer
+from tests.support.ports import free_port
 from tests.support.private_servers import PrivatePostgres, PrivateRedis, Unavailable
 from tests.support.processes import ServiceProcess
-from tests.support.servers import free_port
 
 SETTLE_S = 60.0 * SCALE  # the backlog a fault leaves grows with the length of the phases
 

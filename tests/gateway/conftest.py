@@ -23,7 +23,8 @@ from parley_launcher.compose import EmbeddedApp, EmbeddedSettings
 from parley_messages.config import MessagesSettings
 from parley_presence.config import PresenceSettings
 from tests.cluster.conftest import Cluster
-from tests.support.servers import free_port, uvicorn_serving
+from tests.support.ports import free_port
+from tests.support.servers import uvicorn_serving
 from tests.support.sockets import SocketClient
 
 SECRET = "a-test-secret-of-decent-length"

@@ -18,7 +18,8 @@ from parley_gateway.app import create_app as create_gateway
 from parley_messages.app import create_app as create_messages
 from parley_messages.config import MessagesSettings
 from tests.gateway.conftest import common_settings, gateway_settings, serving
-from tests.support.servers import free_port, uvicorn_serving
+from tests.support.ports import free_port
+from tests.support.servers import uvicorn_serving
 
 SAME_ORIGIN = {"HTTP_HOST": "chat.example:8000"}
 

@@ -15,7 +15,8 @@ from parley_gateway.app import create_app as create_gateway
 from parley_messages.app import create_app as create_messages
 from parley_messages.config import MessagesSettings
 from tests.gateway.conftest import common_settings, gateway_settings, message_payload
-from tests.support.servers import free_port, uvicorn_serving
+from tests.support.ports import free_port
+from tests.support.servers import uvicorn_serving
 from tests.support.sockets import SocketClient
 
 TIMEOUT_S = 0.5

@@ -8,7 +8,6 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -16,8 +15,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from tests.cluster.conftest import INTERNAL_TOKEN, SECRET, Cluster
+from tests.support.ports import free_port_block
 from tests.support.processes import ServiceProcess
-from tests.support.servers import free_port
 
 UP = re.compile(r"^launcher +\| (?P<name>\S+) is up \(pid (?P<pid>\d+), restarts (?P<restarts>\d+)\)")
 STOPPED = re.compile(r"^launcher +\| (?P<name>\S+) stopped: it (?P<how>.*)$")
@@ -101,20 +100,7 @@ class Launcher:
 
 def free_base_port() -> int:
     """A PORT whose PORT, PORT+1, PORT+100 and PORT+101 are all free (the plan's ports)."""
-    for _ in range(50):
-        base = free_port()
-        if base + 101 < 32_000 and all(_free(base + offset) for offset in (1, 100, 101)):
-            return base
-    raise RuntimeError("no free block of ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+    return free_port_block([0, 1, 100, 101])
 
 
 @asynccontextmanager

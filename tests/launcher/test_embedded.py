@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -13,19 +12,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.ports import free_port
+
 pytestmark = pytest.mark.timeout(60)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @pytest.fixture
 async def embedded(tmp_path: Path) -> AsyncIterator[str]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DEV_MODE": "true",
@@ -99,7 +93,7 @@ async def test_the_readme_client_example_runs(embedded: str) -> None:
 
 
 async def test_sigterm_exits_cleanly(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DEV_MODE": "true", "PORT": str(port), "HOST": "127.0.0.1"}
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'parley.db'}"
     env.pop("REDIS_URL", None)

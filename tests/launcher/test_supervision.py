@@ -18,7 +18,7 @@ from tests.faults.invariant import check
 from tests.faults.workload import Chat
 from tests.launcher.launched import STOPPED, UP, Launcher, launched
 from tests.support.balancer import failover_balancer
-from tests.support.servers import free_port
+from tests.support.ports import free_port
 
 ROOT = Path(__file__).parents[2]
 BACK_WITHIN_S = 5.0

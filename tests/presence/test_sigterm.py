@@ -14,8 +14,8 @@ import pytest
 import redis
 
 from parley_common.presence import PresenceKeys
+from tests.support.ports import free_port
 from tests.support.processes import ServiceProcess
-from tests.support.servers import free_port
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
 

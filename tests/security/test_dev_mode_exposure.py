@@ -18,8 +18,8 @@ from parley_launcher.__main__ import banner
 from parley_launcher.compose import EmbeddedSettings
 from parley_messages.config import MessagesSettings
 from parley_presence.config import PresenceSettings
+from tests.support.ports import free_port
 from tests.support.processes import ServiceProcess
-from tests.support.servers import free_port
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,8 @@ from parley_messages.app import create_app as create_messages
 from parley_messages.config import MessagesSettings
 from tests.gateway.conftest import Stack, common_settings, gateway_settings, message_payload
 from tests.security.conftest import secured
-from tests.support.servers import free_port, uvicorn_serving
+from tests.support.ports import free_port
+from tests.support.servers import uvicorn_serving
 from tests.support.sockets import SocketClient
 
 User = Callable[[str], str]

@@ -27,7 +27,8 @@ from parley_common.auth import mint_token
 from parley_messages.app import create_app
 from tests.messages.conftest import INTERNAL_TOKEN, make_settings
 from tests.security.conftest import assert_nothing_stored_is_garbage, fetch
-from tests.support.servers import free_port, uvicorn_serving
+from tests.support.ports import free_port
+from tests.support.servers import uvicorn_serving
 
 FUZZER = f"fuzzer-{uuid.uuid4().hex[:8]}"
 CHECKS = [not_a_server_error, content_type_conformance, response_schema_conformance]

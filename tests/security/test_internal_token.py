@@ -25,7 +25,8 @@ from parley_messages.app import create_app as create_messages
 from tests.gateway.conftest import gateway_settings
 from tests.messages.conftest import INTERNAL_TOKEN, Api, make_settings, serve
 from tests.security.surface import internal_routes
-from tests.support.servers import free_port, uvicorn_serving
+from tests.support.ports import free_port
+from tests.support.servers import uvicorn_serving
 
 User = Callable[[str], str]
 

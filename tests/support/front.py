@@ -17,7 +17,8 @@ from contextlib import asynccontextmanager
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from parley_launcher.compose import EmbeddedApp, EmbeddedSettings
-from tests.support.servers import free_port, uvicorn_serving
+from tests.support.ports import free_port
+from tests.support.servers import uvicorn_serving
 
 
 class Front:

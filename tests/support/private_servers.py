@@ -24,7 +24,7 @@ from pathlib import Path
 
 import redis
 
-from tests.support.servers import free_port
+from tests.support.ports import free_port
 
 START_WAIT_S = 20.0
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.servers import free_port
+from tests.support.ports import free_port
 
 # A bound, not a pause: a process is used as soon as it answers. Wide, because on a loaded
 # 2-core machine a service's imports alone were seen to take over 30 s.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import redis
 
-from tests.support.servers import free_port
+from tests.support.ports import free_port
 
 MASTERS = 3
 NODE_TIMEOUT_MS = 1000  # how long a silent master goes before its replica takes over

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import redis
 
-from tests.support.servers import free_port
+from tests.support.ports import free_port
 
 MASTER_NAME = "parley"
 SENTINELS = 3

@@ -25,7 +25,8 @@ from parley_messages.config import MessagesSettings
 from parley_presence.config import PresenceSettings
 from tests.gateway.conftest import Stack, common_settings, gateway_settings, user
 from tests.support.faulty_proxy import proxy_to
-from tests.support.servers import free_port, uvicorn_serving
+from tests.support.ports import free_port
+from tests.support.servers import uvicorn_serving
 from tests.ts_sdk.node_client import NodeClient, node_client, texts
 
 __all__ = ["user"]

@@ -29,7 +29,8 @@ from parley_presence.config import PresenceSettings
 from tests.cluster.conftest import Cluster
 from tests.conftest import unreachable
 from tests.gateway.conftest import common_settings, user
-from tests.support.servers import free_port, uvicorn_serving
+from tests.support.ports import free_port
+from tests.support.servers import uvicorn_serving
 
 __all__ = ["user"]
 
