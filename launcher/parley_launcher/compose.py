@@ -1,7 +1,7 @@
 """Compose the three service apps into one ASGI app for the embedded default.
 
 The services stay unaware of each other: they share only what the launcher hands them
-(an in-process bus, rate limiter and presence store instead of Redis), and the gateway reaches the
+(an in-process bus, event limiter and presence store instead of Redis), and the gateway reaches the
 messages service through its internal HTTP API over an in-process transport, the same
 code path as in production. Public paths are routed here the way the Kubernetes
 ingress routes them: ``/api`` (and the OpenAPI docs) to messages, the rest to the gateway.
@@ -20,7 +20,6 @@ from parley_common.asgi import running
 from parley_common.bus import InProcessBus
 from parley_common.event_limits import EventLimiter
 from parley_common.presence import InProcessReports
-from parley_common.ratelimit import SendRateLimiter
 from parley_gateway.app import create_app as create_gateway
 from parley_gateway.config import GatewaySettings
 from parley_messages.app import create_app as create_messages
@@ -52,7 +51,6 @@ class EmbeddedApp:
         self.messages = create_messages(
             settings.messages,
             bus=bus,
-            limiter=SendRateLimiter.in_memory(),
             online=presence_store,
             event_limiter=events,
         )

@@ -13,7 +13,6 @@ from parley_common.auth import mint_token
 from parley_common.bus import InProcessBus
 from parley_common.config import ConfigError
 from parley_common.presence import InProcessReports
-from parley_common.ratelimit import SendRateLimiter
 from parley_gateway.app import create_app as create_gateway
 from parley_messages.app import create_app as create_messages
 from parley_messages.config import MessagesSettings
@@ -86,7 +85,6 @@ async def test_api_proxy_forwards_to_messages(postgres_url: str) -> None:
     messages = create_messages(
         MessagesSettings(**common_settings(database_url=postgres_url)),
         bus=InProcessBus(),
-        limiter=SendRateLimiter.in_memory(),
     )
     gateway = create_gateway(
         gateway_settings(api_proxy_url=f"http://127.0.0.1:{messages_port}"),

@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from parley_common.auth import mint_token
 from parley_common.bus import InProcessBus
 from parley_common.presence import InProcessReports
-from parley_common.ratelimit import SendRateLimiter
 from parley_gateway.app import create_app as create_gateway
 from parley_messages.app import create_app as create_messages
 from parley_messages.config import MessagesSettings
@@ -69,7 +68,6 @@ async def test_unavailable_in_bounded_time_then_recovers(postgres_url: str) -> N
             messages = create_messages(
                 MessagesSettings(**common_settings(database_url=postgres_url)),
                 bus=bus,
-                limiter=SendRateLimiter.in_memory(),
             )
             async with uvicorn_serving(messages, messages_port):
                 back = await client.call("message:send", payload)

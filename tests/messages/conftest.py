@@ -17,7 +17,6 @@ from parley_common.asgi import running
 from parley_common.auth import mint_token
 from parley_common.bus import InProcessBus
 from parley_common.events import ROOM_EVENTS, unpack_room_events
-from parley_common.ratelimit import SendRateLimiter
 from parley_messages.app import create_app
 from parley_messages.config import MessagesSettings
 from parley_messages.migrate import upgrade
@@ -90,9 +89,9 @@ class Api:
 
 
 @asynccontextmanager
-async def serve(settings: MessagesSettings, *, limiter: SendRateLimiter | None = None) -> AsyncIterator[Api]:
+async def serve(settings: MessagesSettings) -> AsyncIterator[Api]:
     bus = InProcessBus()
-    app = create_app(settings, bus=bus, limiter=limiter or SendRateLimiter.in_memory())
+    app = create_app(settings, bus=bus)
     async with running(app) as asgi:
         transport = httpx.ASGITransport(app=asgi)
         async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:

@@ -1,20 +1,18 @@
 """PROTOCOL §4.2 rate limit: 10 sends per sliding second per user, nothing stored over it.
 
-The clock is frozen and moved by hand (time-machine), for both the in-memory limiter of
-the embedded default and the Redis one shared by every process.
+It is counted from the stored messages, in the send's own transaction, on both backends (the
+embedded default's SQLite and PostgreSQL, shared by every process). The clock is frozen and
+moved by hand (time-machine): it gives the messages their createdAt and ends the window.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Callable
+import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-import pytest
-import redis.asyncio as aioredis
 import time_machine
 
-from parley_common.ratelimit import SendRateLimiter
 from tests.messages.conftest import Api, make_settings, serve
 from tests.messages.test_batch_send import send
 
@@ -22,67 +20,78 @@ User = Callable[[str], str]
 T0 = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def limiter(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[SendRateLimiter]:
-    if request.param == "memory":
-        yield SendRateLimiter.in_memory()
-        return
-    url: str = request.getfixturevalue("redis_url")
-    client = aioredis.Redis.from_url(url)
-    try:
-        yield SendRateLimiter.redis(client, prefix=redis_prefix)
-    finally:
-        keys = [key async for key in client.scan_iter(f"{redis_prefix}:*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
+async def _codes(api: Api, user_id: str, conversation: str, count: int) -> list[int]:
+    return [(await api.send(user_id, conversation)).status_code for _ in range(count)]
 
 
-async def test_ten_per_second_then_retry_after(limiter: SendRateLimiter) -> None:
-    user_id = f"u-{uuid.uuid4().hex}"
-    with time_machine.travel(T0, tick=False) as clock:
-        assert [await limiter.acquire(user_id) for _ in range(10)] == [0] * 10
-        retry = await limiter.acquire(user_id)
-        assert 0 < retry <= 1000
-        clock.shift(0.999)
-        assert await limiter.acquire(user_id) > 0
-        clock.shift(0.002)
-        assert await limiter.acquire(user_id) == 0
-    assert await limiter.acquire(f"other-{user_id}") == 0
+async def test_ten_per_second_then_retry_after(database_url: str, user: User) -> None:
+    async with serve(make_settings(database_url)) as api:
+        alice, bob = user("alice"), user("bob")
+        conversation = await api.conversation(alice, bob)
+        with time_machine.travel(T0, tick=False) as clock:
+            assert await _codes(api, alice, conversation, 10) == [201] * 10
+            refused = (await api.send(alice, conversation)).json()["error"]
+            assert refused["retryAfterMs"] == 1000  # all ten at T0
+            clock.shift(0.999)
+            assert (await api.send(alice, conversation)).json()["error"]["retryAfterMs"] == 1
+            assert await _codes(api, bob, conversation, 1) == [201]  # per user
+            clock.shift(0.001)
+            assert await _codes(api, alice, conversation, 10) == [201] * 10
+            assert await _codes(api, alice, conversation, 1) == [429]
 
 
-async def test_a_batch_of_hits_counts_each_send_in_order(limiter: SendRateLimiter) -> None:
-    """admit (one script call on Redis) admits exactly what acquire one by one would."""
-    alice, bob = f"a-{uuid.uuid4().hex}", f"b-{uuid.uuid4().hex}"
-    with time_machine.travel(T0, tick=False) as clock:
-        assert (await limiter.admit([alice] * 8)).waits == [0] * 8
-        waits = (await limiter.admit([alice, bob, alice, alice, bob])).waits
-        assert waits[:3] == [0, 0, 0]  # alice's 9th and 10th, bob's first
-        assert 0 < waits[3] <= 1000 and waits[4] == 0
-        clock.shift(1.001)
-        assert (await limiter.admit([alice, alice])).waits == [0, 0]
+async def test_a_batch_counts_each_send_in_order(database_url: str, user: User) -> None:
+    async with serve(make_settings(database_url)) as api:
+        alice, bob = user("alice"), user("bob")
+        conversation = await api.conversation(alice, bob)
+        with time_machine.travel(T0, tick=False) as clock:
+            assert await _codes(api, alice, conversation, 8) == [201] * 8
+            results = await api.send_batch([send(u, conversation) for u in (alice, bob, alice, alice, bob)])
+            assert [r["ok"] for r in results] == [True, True, True, False, True]
+            assert results[3]["error"]["code"] == "rate_limited"
+            clock.shift(1.0)
+            assert all(r["ok"] for r in await api.send_batch([send(alice, conversation)] * 2))
 
 
-async def test_a_store_outage_lets_sends_through() -> None:
-    """Fail open: no Redis behind the limiter admits every send instead of refusing all."""
-    client = aioredis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
-    try:
-        limiter = SendRateLimiter.redis(client, prefix=f"gone-{uuid.uuid4().hex}")
-        assert (await limiter.admit(["a", "b", "a"])).waits == [0, 0, 0]
-        assert await limiter.acquire("a") == 0
-    finally:
-        await client.aclose()
-
-
-async def test_the_window_slides(limiter: SendRateLimiter) -> None:
+async def test_the_window_slides(database_url: str, user: User) -> None:
     """A fixed window would let 20 through across a boundary; a sliding one does not."""
-    user_id = f"u-{uuid.uuid4().hex}"
-    with time_machine.travel(T0, tick=False) as clock:
-        clock.shift(0.9)
-        assert [await limiter.acquire(user_id) for _ in range(10)] == [0] * 10
-        clock.shift(0.2)  # past the second boundary, 0.2 s after the burst
-        retry = await limiter.acquire(user_id)
-        assert 700 <= retry <= 801  # 0.8 s, rounded up
+    async with serve(make_settings(database_url)) as api:
+        alice = user("alice")
+        conversation = await api.conversation(alice)
+        with time_machine.travel(T0, tick=False) as clock:
+            clock.shift(0.9)
+            assert await _codes(api, alice, conversation, 10) == [201] * 10
+            clock.shift(0.2)  # past the second boundary, 0.2 s after the burst
+            refused = (await api.send(alice, conversation)).json()["error"]
+            assert refused["retryAfterMs"] == 800
+
+
+async def test_a_clock_set_back_holds_nobody_up(database_url: str, user: User) -> None:
+    """Messages stamped more than a window after now (a clock set back) are not counted: the
+    wait could otherwise last as long as the clock was off."""
+    async with serve(make_settings(database_url)) as api:
+        alice = user("alice")
+        conversation = await api.conversation(alice)
+        with time_machine.travel(T0, tick=False) as clock:
+            clock.shift(60)
+            assert await _codes(api, alice, conversation, 10) == [201] * 10
+            clock.shift(-60)
+            assert await _codes(api, alice, conversation, 1) == [201]
+
+
+async def test_concurrent_sends_of_one_user_never_pass_the_limit(postgres_url: str, user: User) -> None:
+    """Every batch counts what the sender's earlier ones committed: 30 sends at once from
+    three "devices" (concurrent requests, so concurrent transactions) store exactly 10."""
+    async with serve(make_settings(postgres_url)) as api:
+        alice = user("alice")
+        conversation = await api.conversation(alice)
+        with time_machine.travel(T0, tick=False):
+            batches = [[send(alice, conversation) for _ in range(10)] for _ in range(3)]
+            answers = await asyncio.gather(*(api.send_batch(batch) for batch in batches))
+        results = [r for batch in answers for r in batch]
+        assert sum(r["ok"] for r in results) == 10
+        assert sorted(r["message"]["seq"] for r in results if r["ok"]) == list(range(1, 11))
+        assert {r["error"]["code"] for r in results if not r["ok"]} == {"rate_limited"}
 
 
 async def test_over_the_limit_is_429_and_stores_nothing(database_url: str, user: User) -> None:
@@ -109,20 +118,8 @@ async def _last_seq(api: Api, user_id: str, conversation: str) -> int:
     return last_seq
 
 
-async def test_a_slot_handed_back_is_free_again(limiter: SendRateLimiter) -> None:
-    """What the batch path does for a send admitted but not stored (a duplicate, a refusal)."""
-    alice = f"a-{uuid.uuid4().hex}"
-    with time_machine.travel(T0, tick=False):
-        admission = await limiter.admit([alice] * 12)
-        assert admission.waits[:10] == [0] * 10 and all(admission.waits[10:])
-        await limiter.give_back([alice, alice], admission)
-        waits = (await limiter.admit([alice] * 3)).waits
-        assert waits[:2] == [0, 0] and waits[2] > 0  # the two handed back, and no more
-        assert await limiter.acquire(alice) > 0
-
-
 async def test_a_batch_counts_only_what_it_stores(database_url: str, user: User) -> None:
-    """Duplicates, repeats within the batch and refusals in a batch hand their slot back:
+    """Duplicates, repeats within the batch and refusals in a batch are never stored, so
     they never count against the limit, and are answered as such even over it."""
     async with serve(make_settings(database_url)) as api:
         alice, bob = user("alice"), user("bob")

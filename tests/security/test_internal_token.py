@@ -19,7 +19,6 @@ import pytest
 from parley_common.bus import InProcessBus
 from parley_common.config import DEV_INTERNAL_TOKEN
 from parley_common.presence import InProcessReports
-from parley_common.ratelimit import SendRateLimiter
 from parley_gateway.app import create_app as create_gateway
 from parley_messages.app import create_app as create_messages
 from tests.gateway.conftest import gateway_settings
@@ -152,7 +151,7 @@ async def test_the_gateways_api_proxy_never_reaches_the_internal_api(
     out of /api must not arrive at /internal, even with the token (which the edge never holds)."""
     messages_port, gateway_port = free_port(), free_port()
     settings = make_settings(postgres_url)
-    messages = create_messages(settings, bus=InProcessBus(), limiter=SendRateLimiter.in_memory())
+    messages = create_messages(settings, bus=InProcessBus())
     gateway = create_gateway(
         gateway_settings(api_proxy_url=f"http://127.0.0.1:{messages_port}"),
         bus=InProcessBus(),

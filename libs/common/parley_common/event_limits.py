@@ -1,5 +1,6 @@
 """Per-user rate limits on the client events other than sends: syncs, joins and leaves,
-typing, receipts (sends have their own sliding window: :mod:`parley_common.ratelimit`).
+typing, receipts (sends have their own sliding window, counted in the database with them:
+:mod:`parley_messages.send_store`).
 
 Policy: one token bucket per user and kind of event (:class:`EventKind`), shared by every
 gateway (in Redis; in this process for the embedded default). A bucket holds up to

@@ -1,8 +1,9 @@
 """Composition root of the messages service: ``create_app(settings)``.
 
-The lifespan builds every dependency once (engine, Redis, bus, limiter, service) and
+The lifespan builds every dependency once (engine, Redis, bus, limiters, service) and
 closes them on shutdown. The embedded launcher passes its own in-process ``bus``,
-``limiter`` and ``online`` reader; a standalone process builds them from REDIS_URL.
+``online`` reader and ``event_limiter``; a standalone process builds them from REDIS_URL.
+(The send rate limit needs none of them: it is counted in the database, with the sends.)
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from parley_common.event_limits import EventLimiter
 from parley_common.http import BodySizeLimit, install_error_handlers, install_host_check, probe_router
 from parley_common.observability import RequestIdMiddleware
 from parley_common.presence import OnlineReader, RedisOnlineReader
-from parley_common.ratelimit import SendRateLimiter
 from parley_common.redis_client import redis_bus, redis_from_settings
 from parley_messages.api import client_config, dev, internal, public
 from parley_messages.api.send_route import SendBatchRoute
@@ -43,7 +43,6 @@ def create_app(
     settings: MessagesSettings,
     *,
     bus: Bus | None = None,
-    limiter: SendRateLimiter | None = None,
     online: OnlineReader | None = None,
     event_limiter: EventLimiter | None = None,
 ) -> FastAPI:
@@ -52,13 +51,12 @@ def create_app(
         async with AsyncExitStack() as stack:
             engine = create_engine(settings)
             stack.push_async_callback(engine.dispose)
-            app_bus, app_limiter, app_online, app_events = bus, limiter, online, event_limiter
-            if settings.uses_redis and None in (app_bus, app_limiter, app_online, app_events):
+            app_bus, app_online, app_events = bus, online, event_limiter
+            if settings.uses_redis and None in (app_bus, app_online, app_events):
                 redis = redis_from_settings(settings)
                 stack.push_async_callback(redis.aclose)
                 prefix = settings.redis_prefix
                 app_bus = app_bus or redis_bus(redis, prefix=prefix)
-                app_limiter = app_limiter or SendRateLimiter.redis(redis, prefix=prefix)
                 app_online = app_online or RedisOnlineReader(redis, prefix=prefix)
                 app_events = app_events or EventLimiter.redis(redis, settings.event_limits(), prefix=prefix)
             if app_bus is None:
@@ -68,7 +66,6 @@ def create_app(
                 store=MessageStore(engine),
                 sends=PgSendStore(engine) if engine.dialect.name == "postgresql" else SqliteSendStore(engine),
                 bus=app_bus,
-                limiter=app_limiter or SendRateLimiter.in_memory(),
                 online=app_online,
                 sync_max_bytes=settings.sync_max_bytes,
                 router=settings.router(),

@@ -87,6 +87,8 @@ class MessageRow(SQLModel, table=True):
         UniqueConstraint("sender_id", "client_message_id", name="uq_messages_idempotency"),
         UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
         Index("ix_messages_conversation_created", "conversation_id", "created_at"),
+        # The send rate limit counts a sender's newest messages (migrations/versions/0003).
+        Index("ix_messages_sender_created", "sender_id", "created_at"),
     )
 
     id: str = Field(primary_key=True, max_length=64)

@@ -5,12 +5,13 @@ load)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from parley_common.errors import Forbidden, NotFound, ParleyError, RateLimited
 from parley_common.room_publisher import RoomEventDict
 from parley_messages.metrics import DUPLICATES
-from parley_messages.send_store import Checked, StoredMessage, message_wire
+from parley_messages.send_store import NewMessage, Outcome, StoredMessage, message_wire
 
 Answer = dict[str, Any]  # an ack body: {"message", "duplicate"}, wire keys
 
@@ -28,36 +29,40 @@ class Send(NamedTuple):
 
 
 class BatchAnswers:
-    """Refusals and duplicates are answered from the checks; what is left, :attr:`fresh`
-    (the first send of each new key), by :meth:`limited`, :meth:`stored` or :meth:`gone`.
-    A later send of a key is answered as its first one was."""
+    """Each send's answer from its outcome; a later send of a key is answered as its first
+    one was. The room events of what was stored, in batch order, in :attr:`events`."""
 
-    def __init__(self, sends: Sequence[Send], checked: Sequence[Checked]) -> None:
-        self._sends = sends
-        self._answers: list[Answer | ParleyError | None] = []
-        self._repeats: dict[int, int] = {}  # a send → the first send of its key
-        self.fresh: list[int] = []
+    def __init__(
+        self,
+        sends: Sequence[Send],
+        new: Sequence[NewMessage],
+        outcomes: Sequence[Outcome],
+        created_at: datetime,
+    ) -> None:
         self.events: list[RoomEventDict] = []
+        self.rate_limited = 0
+        self._answers: list[Answer | ParleyError] = []
         first_of: dict[tuple[str, str], int] = {}
-        for i, (send, found) in enumerate(zip(sends, checked, strict=True)):
-            self._answers.append(_refusal_or_duplicate(found))
-            if self._answers[i] is None:
+        for i, (send, outcome) in enumerate(zip(sends, outcomes, strict=True)):
+            answer = _refusal_or_duplicate(outcome)
+            if answer is None:
                 key = (send.sender_id, send.client_message_id)
                 if key in first_of:
-                    self._repeats[i] = first_of[key]
+                    answer = _as_repeat(self._answers[first_of[key]])
                 else:
                     first_of[key] = i
-                    self.fresh.append(i)
+                    answer = self._settled(send, new[i], outcome, created_at)
+            self._answers.append(answer)
 
-    def limited(self, i: int, wait_ms: int) -> None:
-        self._answers[i] = RateLimited(retry_after_ms=wait_ms)
-
-    def gone(self, i: int) -> None:
-        self._answers[i] = NotFound()  # the conversation was deleted meanwhile
-
-    def stored(self, i: int, row: StoredMessage) -> None:
-        message = message_wire(row)
-        send = self._sends[i]
+    def _settled(
+        self, send: Send, new: NewMessage, outcome: Outcome, created_at: datetime
+    ) -> Answer | ParleyError:
+        if outcome.seq is None:
+            if outcome.wait_ms is None:
+                return NotFound()  # the conversation was deleted meanwhile
+            self.rate_limited += 1
+            return RateLimited(retry_after_ms=outcome.wait_ms)
+        message = message_wire(StoredMessage(*new, True, outcome.seq, created_at))
         self.events.append(
             {
                 "conversation_id": send.conversation_id,
@@ -66,26 +71,25 @@ class BatchAnswers:
                 "skip_socket_id": send.origin_socket_id,
             }
         )
-        self._answers[i] = {"message": message, "duplicate": False}
+        return {"message": message, "duplicate": False}
 
     def answers(self) -> list[Answer | ParleyError]:
-        for i, first in self._repeats.items():
-            answer = self._answers[first]
-            if isinstance(answer, dict):
-                DUPLICATES.inc()
-                answer = {"message": answer["message"], "duplicate": True}
-            self._answers[i] = answer
-        done = [answer for answer in self._answers if answer is not None]
-        assert len(done) == len(self._answers), "every fresh send must be settled"
-        return done
+        return self._answers
 
 
-def _refusal_or_duplicate(checked: Checked) -> Answer | ParleyError | None:
-    if not checked.found:
-        return NotFound()
-    if not checked.is_member:
-        return Forbidden()
-    if checked.before is not None:
+def _as_repeat(first: Answer | ParleyError) -> Answer | ParleyError:
+    if isinstance(first, dict):
         DUPLICATES.inc()
-        return {"message": message_wire(checked.before), "duplicate": True}
+        return {"message": first["message"], "duplicate": True}
+    return first
+
+
+def _refusal_or_duplicate(outcome: Outcome) -> Answer | ParleyError | None:
+    if not outcome.found:
+        return NotFound()
+    if not outcome.is_member:
+        return Forbidden()
+    if outcome.before is not None:
+        DUPLICATES.inc()
+        return {"message": message_wire(outcome.before), "duplicate": True}
     return None

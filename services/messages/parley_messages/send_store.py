@@ -1,15 +1,19 @@
-"""The send path's storage contract: a batch of sends checked, then stored, in one
-transaction that the service drives (it takes the rate limit in between, for exactly the
-sends that are new). One implementation per backend (:mod:`parley_messages.pg_send` on
-PostgreSQL, :mod:`parley_messages.sqlite_send` for the embedded default) and one mapper
-from a stored row to the wire (:func:`message_wire`).
+"""The send path's storage contract: a batch of sends checked, counted against the rate
+limit and stored, in one call and one transaction (one round trip on PostgreSQL). One
+implementation per backend (:mod:`parley_messages.pg_send` on PostgreSQL,
+:mod:`parley_messages.sqlite_send` for the embedded default) and one mapper from a stored row
+to the wire (:func:`message_wire`).
+
+The rate limit (PROTOCOL §4.2) is counted from what is stored: a sender may have at most
+``limit`` messages created within the sliding window. Duplicates and refusals are never
+stored, so they never count, and each sender's batches are taken one at a time, so the count
+is exact across every process that shares the database.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
@@ -40,29 +44,25 @@ class StoredMessage(NamedTuple):
     created_at: datetime
 
 
-class Checked(NamedTuple):
-    """What the store found for one send."""
+class Outcome(NamedTuple):
+    """What became of one send."""
 
     found: bool  # the conversation exists
     is_member: bool  # the sender is one of its members
     before: StoredMessage | None  # stored earlier under its idempotency key: a duplicate
-
-
-class SendTxn(Protocol):
-    checked: list[Checked]  # per send of the batch, in order
-
-    async def store(self, sends: Sequence[NewMessage], *, created_at: datetime) -> list[int | None]:
-        """Store these sends (some of the batch's, in batch order): each conversation's seq
-        bumped under its row lock, gap-free. Per send, its seq (None: the conversation is
-        gone)."""
-        ...
+    seq: int | None  # stored now, with this seq
+    wait_ms: int | None  # new, but over the rate limit: the milliseconds until a slot frees
 
 
 class SendStore(Protocol):
-    def send_txn(self, sends: Sequence[NewMessage]) -> AbstractAsyncContextManager[SendTxn]:
-        """A transaction in which ``sends`` are checked (:attr:`SendTxn.checked`), their
-        idempotency keys held until it ends, so that a concurrent send of one of them waits
-        and then finds it stored. Committed when the block ends, rolled back on error."""
+    async def send_batch(
+        self, sends: Sequence[NewMessage], *, now: datetime, limit: int, window_ms: int
+    ) -> list[Outcome]:
+        """Per send, in order, its outcome. Stored (each conversation's seq bumped under its
+        row lock, gap-free, createdAt ``now``): the first send of each key that is new, by a
+        member, and within its sender's ``limit`` messages per ``window_ms`` (counting the
+        ones stored before it). A later send of a key is neither stored nor refused: the
+        caller answers it as the first one. Committed before it returns."""
         ...
 
 

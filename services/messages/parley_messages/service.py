@@ -2,13 +2,13 @@
 
 Sending (PROTOCOL §4.2) checks, in this order: payload (done by the wire models),
 membership, idempotency, rate limit. There is one send path, :meth:`MessagesService.send_batch`
-(:meth:`~MessagesService.send_message` is a batch of one), in one transaction of the send
-store (:class:`parley_messages.send_store.SendStore`). The idempotency key is (sender,
-clientMessageId), backed by the ``uq_messages_idempotency`` unique constraint and held by
-the transaction from its checks to its commit: a repeat, even one sent concurrently with the
+(:meth:`~MessagesService.send_message` is a batch of one), one call to the send store
+(:class:`parley_messages.send_store.SendStore`) and one transaction. The idempotency key is
+(sender, clientMessageId), backed by the ``uq_messages_idempotency`` unique constraint; a
+sender's batches are stored one at a time, so a repeat, even one sent concurrently with the
 original, returns the stored message, stores nothing and is never rate limited. The rate
-limit is taken, in one round trip, for exactly the sends found new (and the first of each
-key repeated within the batch, whose later sends are answered as duplicates of it).
+limit counts the sender's messages stored in the last second, in the same transaction: only
+what is stored ever counts, across every gateway, device and the HTTP route.
 Every change a room should hear about is published on the bus after commit, in commit
 order, without the answer waiting for it (:class:`RoomEventPublisher`).
 """
@@ -26,7 +26,6 @@ from parley_common.channels import Router
 from parley_common.errors import Forbidden, NotFound, ParleyError
 from parley_common.events import RoomEvent
 from parley_common.presence import OnlineReader
-from parley_common.ratelimit import SendRateLimiter
 from parley_common.room_publisher import RoomEventPublisher
 from parley_common.timefmt import utcnow_ms
 from parley_common.wire import (
@@ -42,10 +41,14 @@ from parley_common.wire import (
 )
 from parley_messages.metrics import RATE_LIMITED, STORED
 from parley_messages.send_answers import Answer, BatchAnswers, Send
-from parley_messages.send_store import NewMessage, SendStore, StoredMessage
+from parley_messages.send_store import NewMessage, SendStore
 from parley_messages.store import Access, MessageStore, WatermarkKind, WatermarkMove
 
 log = logging.getLogger(__name__)
+
+# PROTOCOL §4.2: at most 10 sends per user in any sliding second, counted from what is stored.
+DEFAULT_SENDS_PER_SECOND = 10
+RATE_WINDOW_MS = 1000
 
 
 class NobodyOnline:
@@ -66,7 +69,7 @@ class MessagesService:
         store: MessageStore,
         sends: SendStore,
         bus: Bus,
-        limiter: SendRateLimiter,
+        sends_per_second: int = DEFAULT_SENDS_PER_SECOND,
         online: OnlineReader | None = None,
         clock: Callable[[], datetime] = utcnow_ms,
         sync_max_bytes: int = 256 * 1024,
@@ -75,7 +78,7 @@ class MessagesService:
         self._store = store
         self._sends = sends
         self._room_events = RoomEventPublisher(bus, router)
-        self._limiter = limiter
+        self._sends_per_second = sends_per_second
         self._online = online or NobodyOnline()
         self._clock = clock
         self._sync_max_bytes = sync_max_bytes
@@ -176,28 +179,12 @@ class MessagesService:
         new = [
             NewMessage(new_id(), s.conversation_id, s.sender_id, s.client_message_id, s.body) for s in sends
         ]
-        admission, admitted = None, []
-        try:
-            async with self._sends.send_txn(new) as txn:
-                answers = BatchAnswers(sends, txn.checked)
-                admission = await self._limiter.admit([sends[i].sender_id for i in answers.fresh])
-                for i, wait in zip(answers.fresh, admission.waits, strict=True):
-                    if wait:
-                        answers.limited(i, wait)
-                    else:
-                        admitted.append(i)
-                created_at = self._clock()
-                seqs = await txn.store([new[i] for i in admitted], created_at=created_at)
-        except BaseException:
-            if admission is not None:  # nothing was stored: the slots are free again
-                await self._limiter.give_back([sends[i].sender_id for i in admitted], admission)
-            raise
-        for i, seq in zip(admitted, seqs, strict=True):
-            if seq is None:
-                answers.gone(i)  # its slot expires with the window
-            else:
-                answers.stored(i, StoredMessage(*new[i], True, seq, created_at))
-        RATE_LIMITED.inc(len(answers.fresh) - len(admitted))
+        created_at = self._clock()
+        outcomes = await self._sends.send_batch(
+            new, now=created_at, limit=self._sends_per_second, window_ms=RATE_WINDOW_MS
+        )
+        answers = BatchAnswers(sends, new, outcomes, created_at)
+        RATE_LIMITED.inc(answers.rate_limited)
         STORED.inc(len(answers.events))
         self._room_events.publish(answers.events)
         return answers.answers()
