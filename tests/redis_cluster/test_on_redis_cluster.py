@@ -55,7 +55,9 @@ async def test_chat_typing_presence_and_receipts_across_gateways(cluster: Cluste
     assert (await on_a.next("user:offline", wait_s=10))["userId"] == bob
 
 
-async def test_the_rate_limit_is_shared_and_batches_span_slots(cluster: Cluster) -> None:
+async def test_the_rate_limit_is_shared_across_gateways(cluster: Cluster) -> None:
+    """Alice sends from a device on each gateway at once: 10 a second in all (the limit is
+    counted with the stored messages, so a Redis Cluster changes nothing of it)."""
     user = users()
     alice = user("alice")
     conversation = await cluster.conversation(alice)
@@ -67,15 +69,6 @@ async def test_the_rate_limit_is_shared_and_batches_span_slots(cluster: Cluster)
     stored = [ack for ack in acks if ack["ok"]]
     assert 0 < len(stored) <= 10
     assert all(ack["error"]["code"] == "rate_limited" for ack in acks if not ack["ok"])
-
-    # Many users at once through one gateway: its batches hold keys of many slots.
-    others = [user(f"member-{n}") for n in range(8)]
-    group = await cluster.conversation(alice, *others)
-    senders = [await cluster.socket(member, cluster.gateways[0].url) for member in others]
-    answers = await asyncio.gather(
-        *(s.call("message:send", message_payload(group, f"{n}")) for n, s in enumerate(senders * 2))
-    )
-    assert all(answer["ok"] for answer in answers), answers
 
 
 async def test_each_gateway_hears_only_its_rooms_on_shard_channels(

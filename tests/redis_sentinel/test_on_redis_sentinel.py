@@ -6,22 +6,37 @@ is lost. The failover test runs last: it leaves the deployment on the promoted r
 from __future__ import annotations
 
 import asyncio
+import uuid
 
+from parley_common.redis_client import POOL_SIZE, create_sentinel_redis
 from tests.cluster.conftest import Cluster
 from tests.cluster.test_two_gateways import Sender, users
 from tests.gateway.conftest import message_payload
 from tests.redis_cluster.test_on_redis_cluster import (
     LiveReceiver,
     test_chat_typing_presence_and_receipts_across_gateways,
-    test_the_rate_limit_is_shared_and_batches_span_slots,
+    test_the_rate_limit_is_shared_across_gateways,
 )
-from tests.support.redis_sentinel import SentinelDeployment
+from tests.support.redis_sentinel import MASTER_NAME, SentinelDeployment
 from tests.support.sockets import SocketClient
 
 __all__ = [
     "test_chat_typing_presence_and_receipts_across_gateways",
-    "test_the_rate_limit_is_shared_and_batches_span_slots",
+    "test_the_rate_limit_is_shared_across_gateways",
 ]
+
+
+async def test_a_burst_past_the_pool_queues_instead_of_failing(sentinel_nodes: SentinelDeployment) -> None:
+    """More commands at once than the pool has connections wait for one (as on a single
+    Redis), where redis-py's sentinel pool fails them at once."""
+    client = create_sentinel_redis(sentinel_nodes.sentinel_addresses.split(","), MASTER_NAME)
+    try:
+        key = f"burst-{uuid.uuid4().hex}"
+        # Each BLPOP holds its connection until it times out, so the burst must queue.
+        answers = await asyncio.gather(*(client.blpop([key], timeout=0.2) for _ in range(POOL_SIZE + 16)))
+        assert answers == [None] * (POOL_SIZE + 16)
+    finally:
+        await client.aclose()
 
 
 async def test_the_master_killed_mid_chat_loses_no_acked_message(

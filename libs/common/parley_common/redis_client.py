@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -73,9 +73,13 @@ def create_sentinel_redis(
         **_TIMEOUTS,
         **_RETRY_ONCE,
     )
-    # Not a blocking pool: redis-py's sentinel pool is a plain one (a burst past POOL_SIZE
-    # fails instead of queueing), which POOL_SIZE leaves room for.
-    return sentinel.master_for(master)
+    return sentinel.master_for(master, connection_pool_class=BlockingSentinelPool, timeout=POOL_WAIT_S)
+
+
+class BlockingSentinelPool(SentinelConnectionPool, aioredis.BlockingConnectionPool):
+    """redis-py's sentinel pool (each new connection asks the sentinels for the master),
+    queueing past POOL_SIZE as the single Redis's pool does: redis-py's own is a plain pool,
+    which fails a burst past its size at once ("Too many connections")."""
 
 
 def create_redis(url: str, *, cluster: bool = False) -> RedisClient:
