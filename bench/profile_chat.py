@@ -1,6 +1,7 @@
 """Where each of Parley's processes spends its CPU under the yardstick's chat load: ``make cluster``
-with one gateway on a fresh database, ``shared/bench/loadgen.mjs`` (chat 200 x 2 at RATE msg/s), and
-py-spy sampling every process (gateway, messages, presence) during the measured step only.
+with one gateway (``--gateways``, sockets spread over them; BUS_ROUTING as in the environment) on a
+fresh database, ``shared/bench/loadgen.mjs`` (chat 200 x 2 at RATE msg/s), and py-spy sampling every
+process (gateway, messages, presence) during the measured step only.
 
     .venv/bin/pip install py-spy          # not in bench/requirements.txt: a profiling tool
     .venv/bin/python bench/profile_chat.py --rate 1000 --duration 15
@@ -66,6 +67,7 @@ def main() -> None:
     p.add_argument("--rate", type=int, default=1000)
     p.add_argument("--duration", type=int, default=15)
     p.add_argument("--conversations", type=int, default=200)
+    p.add_argument("--gateways", type=int, default=1, help="sockets spread over them round-robin")
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--py-spy", default=str(Path(sys.executable).parent / "py-spy"))
     args = p.parse_args()
@@ -74,12 +76,12 @@ def main() -> None:
     out = REPO / "var" / "bench" / time.strftime("profile-%Y%m%dT%H%M%SZ", time.gmtime())
     out.mkdir(parents=True, exist_ok=True)
     secret = f"bench-{uuid.uuid4().hex}"
-    server = topology.start_parley(1, secret, out)
+    server = topology.start_parley(args.gateways, secret, out)
     spies: list[subprocess.Popen[bytes]] = []
     try:
         pids = ",".join(str(pid) for _, pid in server.pids)
         argv = [
-            *("node", "bench/loadgen.mjs", "--url", server.urls[0], "--secret", secret, "--pid", pids),
+            *("node", "bench/loadgen.mjs", "--url", ",".join(server.urls), "--secret", secret, "--pid", pids),
             *("--scenario", "chat", "--conversations", str(args.conversations), "--members", "2"),
             *("--rate", str(args.rate), "--duration", str(args.duration), "--stop-after-fails", "0"),
         ]
@@ -96,7 +98,7 @@ def main() -> None:
                                 *(args.py_spy, "record", "--pid", str(pid)),
                                 *("--duration", str(args.duration - 1)),
                                 *("--rate", "200", "--nonblocking", "--format", "raw"),
-                                *("--output", str(out / f"{label}.txt")),
+                                *("--output", str(out / f"{label}-{pid}.txt")),
                             ],
                             stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL,
@@ -113,9 +115,9 @@ def main() -> None:
     cpu = ", ".join(f"{k[:-6]} {v}%" for k, v in step.get("usage", {}).items() if k.endswith("CpuPct"))
     print(f"# {' '.join(argv)}")
     print(f"ack p50 {step.get('ackMs', {}).get('p50')} p99 {step.get('ackMs', {}).get('p99')} ms; CPU: {cpu}")
-    for label, _ in server.pids:
-        print(f"\n## {label}")
-        path = out / f"{label}.txt"
+    for label, pid in server.pids:
+        print(f"\n## {label} {pid}")
+        path = out / f"{label}-{pid}.txt"
         print("\n".join(summarize(path, args.top)) if path.exists() else "  (py-spy wrote nothing)")
     print(f"\n(raw stacks in {out})")
 

@@ -90,7 +90,9 @@ ROWS: list[tuple[str, str, Callable[[Result], float | None], bool]] = [
 
 def run(server: topology.Server, scenario: str, secret: str) -> Result:
     pids = ",".join(str(pid) for _, pid in server.pids)
-    argv = ["node", "bench/loadgen.mjs", "--url", server.urls[0], "--secret", secret, "--pid", pids]
+    # Several gateways: loadgen.mjs spreads the sockets over them round-robin.
+    urls = ",".join(server.urls)
+    argv = ["node", "bench/loadgen.mjs", "--url", urls, "--secret", secret, "--pid", pids]
     done = subprocess.run(
         [*argv, *SCENARIOS[scenario]], cwd=SHARED, stdout=subprocess.PIPE, timeout=1800, check=False
     )
