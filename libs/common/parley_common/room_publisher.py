@@ -4,8 +4,8 @@ A send is answered as soon as it is committed; its ``message:new`` follows on th
 through one writer task, so the ack path saves a Redis round trip and events still leave
 in the order their commits were made. Whatever queued up while a publish was under way
 leaves together: one payload per channel (``{"batch": [...]}`` when it holds several), all
-of them in one pipelined round trip. So under load one PUBLISH (and one message for each
-gateway in that room to decode) carries many events.
+of them in one round trip (:meth:`Bus.publish_many`). So under load one PUBLISH (and one
+message for each gateway in that room to decode) carries many events.
 
 The bus is a live feed, not a log (see :mod:`parley_common.events`): a publish that fails
 is logged and dropped; clients catch up by seq.
