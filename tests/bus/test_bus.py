@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
+from parley_common import bus as bus_module
 from parley_common.bus import Bus, InProcessBus, RedisBus
 
 
@@ -51,3 +52,17 @@ def test_the_shard_resubscribe_override_still_has_a_target() -> None:
 
     assert callable(getattr(PubSub, "_resubscribe_shard_channels", None))
     assert _NodePubSub._resubscribe_shard_channels is not PubSub._resubscribe_shard_channels
+
+
+async def test_publish_many_keeps_order_across_channels_and_slices(
+    bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit batch goes out as one call per slice (RedisBus's script): every message arrives,
+    each channel's in the order given, whatever the slicing."""
+    monkeypatch.setattr(bus_module, "SCRIPT_SLICE", 3)
+    messages = [("a" if n % 3 else "b", {"n": n}) for n in range(10)]
+    async with bus.subscribe("a", "b") as events:
+        await bus.publish_many(messages)
+        got = [await asyncio.wait_for(anext(events), timeout=5) for _ in messages]
+    for channel in ("a", "b"):
+        assert [p["n"] for c, p in got if c == channel] == [p["n"] for c, p in messages if c == channel]

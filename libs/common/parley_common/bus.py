@@ -30,6 +30,7 @@ Envelope = tuple[str, dict[str, Any]]
 CONFIRM_WAIT_S = 5.0
 RETRY_S = 0.5
 READ_WAIT_S = 1.0  # a bounded read: the pool's socket_timeout would cut a blocking one
+SCRIPT_SLICE = 256  # messages per publishing script call
 
 
 class Subscription(Protocol):
@@ -201,7 +202,9 @@ class RedisBus:
         args: list[str | bytes] = []
         for name, data in encoded(self._prefix, messages):
             args += (name, data)
-        await self._publish_all(args=args)
+        # A script holds Redis for its whole run: a backlog goes in slices, one after another.
+        for start in range(0, len(args), 2 * SCRIPT_SLICE):
+            await self._publish_all(args=args[start : start + 2 * SCRIPT_SLICE])
 
     @asynccontextmanager
     async def listen(self) -> AsyncIterator[Subscription]:
