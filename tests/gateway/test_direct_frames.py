@@ -130,3 +130,17 @@ async def test_nothing_is_written_to_a_websocket_before_the_upgrade_completes() 
     upgrade.probe.set()
     await handler
     assert socket._writer is None and socket._offered_writer is None
+
+
+async def test_a_ping_goes_straight_out_when_nothing_waits_before_it() -> None:
+    connection = _Connection()
+    socket, writer = await _socket(connection)
+
+    socket._ping_due()
+    assert connection.wire == ["2"] and socket.last_ping  # its pong deadline runs from now
+
+    socket.queue.put_nowait(packet.Packet(packet.MESSAGE, "queued"))
+    socket._ping_due()  # behind a queued packet: queued too, in order
+    socket.queue.put_nowait(None)
+    await writer
+    assert connection.wire == ["2", "4queued", "2"]

@@ -30,12 +30,14 @@ from engineio import exceptions, packet
 from engineio.async_socket import AsyncSocket
 
 from parley_gateway.metrics import SLOW_READERS_CUT
-from parley_gateway.transport.ws_protocol import DIRECT_WRITER, DirectWriter
+from parley_gateway.transport.ws_protocol import DIRECT_WRITER, DirectWriter, text_frame
 
 log = logging.getLogger(__name__)
 
 # Size of a packet without text (a PING, say) in the output count.
 EMPTY_PACKET_SIZE = 16
+# A PING packet as a WebSocket frame (the same for every socket).
+_PING_FRAME = text_frame(packet.Packet(packet.PING).encode())
 # Sockets being closed by a task of their own (referenced until done).
 _closing: set[asyncio.Task[None]] = set()
 
@@ -198,10 +200,9 @@ class LeanSocket(AsyncSocket):
     def _ping_due(self) -> None:
         if not self.closing and not self.closed:
             self.last_ping = time.time()
-            # What ``send`` does: its ping-timeout check cannot fire with a ping just sent.
-            pkt = packet.Packet(packet.PING)
-            if self._room_for(pkt):
-                self._enqueue(pkt)
+            # What ``send`` does (its ping-timeout check cannot fire with a ping just sent),
+            # written straight to the WebSocket when nothing waits before it.
+            self.send_now(packet.Packet(packet.PING), _PING_FRAME)
 
     async def _upgrade_websocket(self, environ: dict[str, Any]) -> Any:
         scope = environ.get("asgi.scope") or {}

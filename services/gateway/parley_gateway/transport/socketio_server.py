@@ -120,7 +120,8 @@ class ParleyServer(socketio.AsyncServer):
         if slots is None:
             slots = self._slots[eio_sid] = asyncio.Semaphore(self._events_in_flight)
         await slots.acquire()
-        task = asyncio.ensure_future(self._event_in_slot(slots, sid, eio_sid, data, namespace, id))
+        event = self._event_in_slot(slots, sid, eio_sid, data, namespace, id)
+        task = asyncio.get_running_loop().create_task(event)
         self._events.add(task)
         task.add_done_callback(self._events.discard)
 
@@ -129,7 +130,13 @@ class ParleyServer(socketio.AsyncServer):
     ) -> None:
         try:
             # Upstream's _handle_event_internal, its ack sent by send_locally.
-            answer = await self._trigger_event(data[0], namespace, sid, *data[1:])
+            handler = None if self.handlers else self.namespace_handlers.get(namespace)
+            if handler is not None:
+                # What upstream's _trigger_event does when no handler was registered with
+                # ``on`` (Parley registers a namespace only), without its two look-ups.
+                answer = await handler.trigger_event(data[0], sid, *data[1:])
+            else:
+                answer = await self._trigger_event(data[0], namespace, sid, *data[1:])
             if answer is not self.not_handled and id is not None:
                 args = [] if answer is None else list(answer) if isinstance(answer, tuple) else [answer]
                 send_locally(

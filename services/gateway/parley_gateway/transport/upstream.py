@@ -59,9 +59,12 @@ UPSTREAM: dict[str, dict[str, str]] = {
         "AsyncServer._handle_event": "f6cd1d71932878ee610a0f1b1b0125e7",
         "AsyncServer._handle_event_internal": "325261cdeeb938833342a32f30affabf",
         "AsyncServer._send_packet": "d8c028ab837264659f4566dc97b5fe4a",
+        "AsyncServer._trigger_event": "46eb7c30ae954dcc0e3829dc844b5e81",
     },
     "socketio.base_server": {
         "BaseServer._engineio_server_class": "da52af32990747c7a72dea9348ddfded",
+        "BaseServer._get_event_handler": "6a4ef0e7299a6aa644a8f49319fe42a2",
+        "BaseServer._get_namespace_handler": "6bfa742224a068279944aa6fee978d6b",
     },
     "socketio.base_manager": {
         "BaseManager.get_participants": "6dbb771adb36aed52f4e32d2464c7e30",
