@@ -19,16 +19,27 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 
+def piping(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> asyncio.Task[None]:
+    """A task that forwards ``reader`` to ``writer``, and closes ``writer`` when it ends.
+
+    Closed by the task's done callback, not by the coroutine: a task cancelled before its
+    first step (a ``cut()`` in the loop turn that piped the connection) never runs its
+    coroutine, and its socket was left to the garbage collector (a ResourceWarning)."""
+    task = asyncio.create_task(_pipe(reader, writer))
+    task.add_done_callback(lambda _: _close(writer))
+    return task
+
+
+def _close(writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(Exception):  # its loop already closed, say
+        writer.close()
+
+
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
+    with contextlib.suppress(ConnectionError, OSError):
         while data := await reader.read(65536):
             writer.write(data)
             await writer.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        with contextlib.suppress(Exception):
-            writer.close()
 
 
 class Balancer:
@@ -74,10 +85,7 @@ async def failover_balancer(
         finally:
             tasks.discard(accepting)
         writer.write(head)
-        both = [
-            asyncio.create_task(_pipe(client_reader, writer)),
-            asyncio.create_task(_pipe(reader, client_writer)),
-        ]
+        both = [piping(client_reader, writer), piping(reader, client_writer)]
         tasks.update(both)
         for task in both:
             task.add_done_callback(tasks.discard)
