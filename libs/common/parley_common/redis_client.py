@@ -73,7 +73,24 @@ def create_sentinel_redis(
         **_TIMEOUTS,
         **_RETRY_ONCE,
     )
-    return sentinel.master_for(master, connection_pool_class=BlockingSentinelPool, timeout=POOL_WAIT_S)
+    return sentinel.master_for(
+        master,
+        redis_class=SentinelMasterRedis,
+        connection_pool_class=BlockingSentinelPool,
+        timeout=POOL_WAIT_S,
+    )
+
+
+class SentinelMasterRedis(aioredis.Redis):
+    """The master's client. Closing it also closes the connections to the sentinels, which
+    redis-py leaves open (a service's shutdown would leak them)."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        pool = self.connection_pool
+        assert isinstance(pool, SentinelConnectionPool)
+        for sentinel in pool.sentinel_manager.sentinels:
+            await sentinel.aclose()
 
 
 class BlockingSentinelPool(SentinelConnectionPool, aioredis.BlockingConnectionPool):
