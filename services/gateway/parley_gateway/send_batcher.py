@@ -6,7 +6,7 @@ soon as one returns. So a quiet gateway sends one message per call (no added lat
 a busy one sends many, paying the HTTP and framework costs once per batch.
 
 One call in flight (group commit): each call costs about five times the per-message work
-in fixed costs (HTTP, framework, three round trips), so at 1,000 msg/s four calls in
+in fixed costs (HTTP, framework, the database round trip), so at 1,000 msg/s four calls in
 flight made batches of one or two and spent the CPU on those fixed costs; one call makes
 the batches as large as the load, at the price of at most one call's time of waiting.
 """
