@@ -199,6 +199,11 @@ async def test_polls_follow_the_interval_and_the_config_is_read_every_five_minut
             async with client(url, old, alice, clock=clock) as idle:  # the app asks for sockets
                 assert idle.modes == HTTP_ONLY  # the server's ceiling
                 await idle.open(conversation_id)
+                # Counted from a round's end: a round the client started by itself (at its
+                # start, or on a change of modes) could still be under way here; it was then
+                # taken for one of the minute's 20, and the last one counted before it had
+                # made its requests (38 == 40).
+                await idle.poller.wait_between_rounds()
                 polls_before = front.count("GET", f"/api/conversations/{conversation_id}")
                 rounds = idle.poller.rounds
                 for minute_step in range(20):  # one minute of 3 s intervals
@@ -206,6 +211,7 @@ async def test_polls_follow_the_interval_and_the_config_is_read_every_five_minut
                     await idle.poller.wait_rounds(rounds + minute_step + 1)
                 polls = front.count("GET", f"/api/conversations/{conversation_id}") - polls_before
                 assert polls == 40  # GET …/messages and GET …/{id}, 20 times each
+                assert idle.poller.rounds == rounds + 20  # one round per interval, none more
                 assert front.count("GET", "/api/client-config") == 1
                 assert idle.transport is None
 

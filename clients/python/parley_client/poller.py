@@ -38,11 +38,17 @@ class Poller:
         self._clock = clock
         self.rounds = 0  # rounds made
         self._round_done = asyncio.Event()
+        self._between_rounds = asyncio.Event()
 
     async def wait_rounds(self, rounds: int) -> None:
         """Until ``rounds`` rounds have been made in all (for tests on a fake clock)."""
         while self.rounds < rounds:
             await self._round_done.wait()
+
+    async def wait_between_rounds(self) -> None:
+        """Until no round is under way: the poller waits for the interval (for tests on a
+        fake clock, to count from a round's end)."""
+        await self._between_rounds.wait()
 
     async def run(self) -> None:
         while True:
@@ -58,5 +64,9 @@ class Poller:
             self.rounds += 1
             self._round_done.set()
             self._round_done = asyncio.Event()
-            with suppress(TimeoutError):
-                await within(self._clock, self._switch.poll_interval_s, self._switch.changed())
+            self._between_rounds.set()
+            try:
+                with suppress(TimeoutError):
+                    await within(self._clock, self._switch.poll_interval_s, self._switch.changed())
+            finally:
+                self._between_rounds.clear()
