@@ -31,6 +31,7 @@ class FaultyProxy:
         self.refused_upgrades = 0
         self._links: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter, asyncio.Event]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stopped = False
         self.connections = 0
 
     def cut(self) -> None:
@@ -58,12 +59,25 @@ class FaultyProxy:
         self._mode, self._delay_s = "pass", 0.0
 
     async def _accept(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        # Until it is linked, the connection is this task's: the shutdown cancels it, and one
+        # accepted as the proxy stops is closed here, not left to the garbage collector.
+        accepting = asyncio.current_task()
+        assert accepting is not None
+        self._tasks.add(accepting)
         self.connections += 1
         try:
+            if self._stopped:
+                client_writer.transport.abort()
+                return
             reader, writer = await asyncio.open_connection("127.0.0.1", self._target)
         except OSError:
             client_writer.transport.abort()
             return
+        except BaseException:
+            client_writer.transport.abort()
+            raise
+        finally:
+            self._tasks.discard(accepting)
         dead = asyncio.Event()
         if self._mode == "blackhole":
             dead.set()
@@ -113,6 +127,7 @@ class FaultyProxy:
         try:
             yield self
         finally:
+            self._stopped = True
             server.close()
             self.cut()
             for task in list(self._tasks):
