@@ -17,6 +17,7 @@ import engineio
 from engineio.async_socket import AsyncSocket
 
 from parley_gateway.transport.engine_socket import EMPTY_PACKET_SIZE, LeanSocket
+from parley_gateway.transport.light_queue import LightQueue
 
 # Bounds how late a dead link is noticed past PING_INTERVAL + PING_TIMEOUT (2 + 2.5 s by
 # default) on a gateway that keeps up; an overloaded one waits its loop lag longer.
@@ -31,6 +32,10 @@ class LeanEngineServer(engineio.AsyncServer):
     lag_s = 0.0
     # MAX_OUTGOING_BYTES (set by create_server); None: unbounded, as upstream.
     max_outgoing_bytes: int | None = None
+
+    def create_queue(self, *args: Any, **kwargs: Any) -> Any:
+        """Each socket's send queue (upstream's is an ``asyncio.Queue``, 2 KB more)."""
+        return LightQueue()
 
     async def disconnect(self, sid: str | None = None) -> None:
         """Close one socket (or all): upstream's, without waiting for the client to collect

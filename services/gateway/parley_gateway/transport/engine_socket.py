@@ -207,6 +207,10 @@ class LeanSocket(AsyncSocket):
     async def _upgrade_websocket(self, environ: dict[str, Any]) -> Any:
         scope = environ.get("asgi.scope") or {}
         self._offered_writer = scope.get("extensions", {}).get(DIRECT_WRITER)
+        # The request body reader: a WebSocket has no body, and the reader's class, which
+        # engineio's translate_request makes anew for each request (~2.4 KB), is freed
+        # with it rather than kept for the connection's life by python-socketio's environ.
+        environ.pop("wsgi.input", None)
         return await super()._upgrade_websocket(environ)
 
     async def _websocket_handler(self, ws: Any) -> None:

@@ -42,6 +42,8 @@ UPSTREAM: dict[str, dict[str, str]] = {
         "AsyncServer._handle_connect": "57f46d81546219173e4ba78862c6e685",
         "AsyncServer._trigger_event": "727223d7a3f3f60a66fa126eba4df870",
         "AsyncServer._service_task": "db7d5f5924c529de8fbf38cbc573e6a6",
+        # replaced by light_queue.LightQueue: its users are BaseSocket.__init__, AsyncSocket.close
+        "AsyncServer.create_queue": "c7536859974a6f2042441cd36cfe6c33",
     },
     "engineio.base_server": {
         "BaseServer._cors_allowed_origins": "d6fd16fd3c92a19fbc9e2dc25364e24b",
@@ -82,6 +84,8 @@ UPSTREAM: dict[str, dict[str, str]] = {
         # from data_received (pending frames are flushed before it).
         "WebSocketsSansIOProtocol.__init__": "cdad078596a7c53ac85817cf53414419",
         "WebSocketsSansIOProtocol.handle_close": "6d4f59e51a4ea41de12f139e0353226b",
+        # the receive queue is a light_queue.LightQueue (put_nowait, get, empty)
+        "WebSocketsSansIOProtocol.receive": "150d41c7f477225e9ae8d9885dd8d2bb",
     },
     "uvicorn.server": {
         "Server._serve": "808a98031a4105f5062fa5a7da5e8519",

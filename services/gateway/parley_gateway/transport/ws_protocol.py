@@ -28,6 +28,8 @@ from typing import Any, Protocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
+from parley_gateway.transport.light_queue import LightQueue
+
 DIRECT_WRITER = "parley.direct_writer"  # in scope["extensions"]
 _FIN_TEXT = 0x81  # a final (unfragmented) text frame
 
@@ -60,6 +62,11 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
     _pending: list[bytes] | None = None
     _pending_size: int = 0
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The ASGI receive queue: put_nowait, get, empty are all uvicorn uses (see light_queue).
+        self.queue = LightQueue()  # type: ignore[assignment]
+
     def data_received(self, data: bytes) -> None:
         # A close frame from the client is answered from in here: what was accepted before
         # it goes out first, as it would have without the coalescing.
@@ -76,6 +83,10 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
     async def send(self, message: Any) -> None:
         self._flush()  # the app's sends and close frames never overtake direct frames
         await super().send(message)
+        if self.handshake_complete and getattr(self, "response", None) is not None:
+            # uvicorn reads the upgrade request and its answer only until the answer is sent,
+            # and keeps both (two Headers objects, ~4 KB) for the connection's life.
+            self.request = self.response = None  # type: ignore[assignment]
 
     def write_frame(self, frame: bytes) -> bool:
         """Write a frame from :func:`text_frame` at the end of this loop turn, if the
