@@ -84,7 +84,12 @@ ROWS: list[tuple[str, str, Callable[[Result], float | None], bool]] = [
         lambda r: r.get("lastReceiptMs", {}).get("p99"),
         True,
     ),
-    ("10,000 idle sockets: bytes per connection", "idle", lambda r: r.get("bytesPerConnection"), True),
+    (
+        "10,000 idle sockets: bytes per connection",
+        "idle",
+        lambda r: (r.get("serverRss") or {}).get("bytesPerConnection"),  # loadgen nests it there
+        True,
+    ),
 ]
 
 
