@@ -6,6 +6,7 @@ python-socketio, uvicorn or websockets, in one place.
 - :mod:`.socketio_server`: python-socketio's server without binary packets, with a connect
   deadline, bounded events in flight and per-address counts.
 - :mod:`.local_emit`: room events queued straight onto this gateway's sockets.
+- :mod:`.light_queue`: the sockets' send and receive queues, a third of asyncio.Queue's size.
 - :mod:`.ws_protocol`: uvicorn's WebSocket protocol answering bad handshakes, and writing
   ready-made frames (one transport write per connection per loop turn).
 
