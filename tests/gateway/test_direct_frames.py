@@ -5,9 +5,11 @@ connection that is done with."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from engineio import packet
+from engineio.base_server import BaseServer
 
 from parley_gateway.transport.engine_socket import LeanSocket
 from parley_gateway.transport.ws_protocol import text_frame
@@ -15,6 +17,7 @@ from parley_gateway.transport.ws_protocol import text_frame
 
 class _Server:
     ping_interval, ping_timeout, lag_s = 2.0, 2.5, 0.0
+    reason = BaseServer.reason
 
     def create_queue(self) -> asyncio.Queue[Any]:
         return asyncio.Queue()
@@ -98,6 +101,29 @@ async def test_a_refused_frame_is_queued_and_a_closing_socket_takes_nothing() ->
     socket.closing = True
     assert not socket.send_now(*_message("after close"))
     assert socket.queue.empty()
+
+
+async def test_a_socket_past_its_ping_deadline_is_closed_not_only_skipped() -> None:
+    """A packet refused for a late pong was lost for good when the pong then came before
+    the sweep: the socket lived on and its client never knew to sync. Closed now, the
+    client reconnects and syncs."""
+    connection = _Connection()
+    socket, writer = await _socket(connection)
+    reasons: list[str] = []
+
+    async def close(*, wait: bool, abort: bool, reason: str) -> None:
+        reasons.append(reason)
+
+    socket.close = close  # type: ignore[method-assign,assignment]
+    socket.last_ping = time.time() - 60  # far past ping_timeout + lag
+
+    assert not socket.send_now(*_message("late"))
+    assert not socket.send_now(*_message("later"))
+    await asyncio.sleep(0)  # the close task runs
+    assert reasons == [BaseServer.reason.PING_TIMEOUT]  # closed once, as upstream's send does
+    assert connection.wire == [] and socket.queue.empty()
+    socket.queue.put_nowait(None)
+    await writer
 
 
 class _ProbingWebSocket:

@@ -68,6 +68,7 @@ class LeanSocket(AsyncSocket):
     # cut off for being too far behind.
     _queued_size: int = 0
     _cut_off: bool = False
+    _closing_soon: bool = False  # a close is scheduled (see _close_soon)
 
     async def poll(self) -> list[Any]:
         """Wait for packets to send to the client (upstream ``poll``, without a task)."""
@@ -107,7 +108,11 @@ class LeanSocket(AsyncSocket):
         if self.closed or self.closing:
             return False
         if self.ping_overdue(time.time()):
-            return False  # past its ping deadline: the server's sweep is closing it
+            # Closed now, as upstream's send closes it. Only dropping the packet, for the sweep
+            # to close the socket later, lost it for good when the pong came first: the socket
+            # lived on and its client never knew to sync.
+            self._close_soon(abort=False, reason=self.server.reason.PING_TIMEOUT)
+            return False
         if not self._room_for(pkt):
             return False
         writer = self._writer
@@ -144,12 +149,17 @@ class LeanSocket(AsyncSocket):
         log.info("cutting off a client too far behind (%d unread, limit %d)", unread, limit)
         if self._writer is not None:
             self._writer.abort()  # frees what its transport holds, and ends its read loop
-        task = asyncio.ensure_future(
-            self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_ERROR)
-        )
+        self._close_soon(abort=True, reason=self.server.reason.TRANSPORT_ERROR)
+        return False
+
+    def _close_soon(self, *, abort: bool, reason: Any) -> None:
+        """Close from code that cannot await (once: later calls find it closing)."""
+        if self._closing_soon:
+            return
+        self._closing_soon = True
+        task = asyncio.ensure_future(self.close(wait=False, abort=abort, reason=reason))
         _closing.add(task)
         task.add_done_callback(_closing.discard)
-        return False
 
     def ping_overdue(self, now: float) -> bool:
         """No pong for the last ping within PING_TIMEOUT, plus the server's loop lag."""
