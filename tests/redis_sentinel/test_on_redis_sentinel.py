@@ -14,6 +14,7 @@ from tests.cluster.test_two_gateways import Sender, users
 from tests.gateway.conftest import message_payload
 from tests.redis_cluster.test_on_redis_cluster import (
     LiveReceiver,
+    probe_until_live,
     test_chat_typing_presence_and_receipts_across_gateways,
     test_the_rate_limit_is_shared_across_gateways,
 )
@@ -61,21 +62,8 @@ async def test_the_master_killed_mid_chat_loses_no_acked_message(
     assert promoted is not old
     await asyncio.wait_for(task, 60)
 
-    # Live delivery comes back: the gateway subscribes again on the promoted replica. It does
-    # so on its own schedule after the sentinels switch, so a probe published before that is
-    # (rightly) only found by sync: probe until one arrives live, for at most 20 s.
-    probes: list[dict[str, object]] = []
-    async with asyncio.timeout(20):
-        while True:
-            prober = Sender(sending, conversation, milestone=1)
-            await prober.send(1)  # retried while rate limited
-            [probe] = prober.acked.values()
-            probes.append(probe)
-            try:
-                await asyncio.wait_for(receiver.wait_for(str(probe["id"])), 2)
-                break
-            except TimeoutError:
-                continue
+    # Live delivery comes back: the gateway subscribes again on the promoted replica.
+    probes = await probe_until_live(sending, conversation, receiver)
     await receiver.sync_all()
     acked = sorted([message["seq"] for message in [*sender.acked.values(), *probes]])
     assert sorted(receiver.by_seq) == acked, "what is stored is what was acked, once"
