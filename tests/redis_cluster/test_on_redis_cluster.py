@@ -6,6 +6,7 @@ cluster with a promoted replica."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis
@@ -146,9 +147,13 @@ async def probe_until_live(
                 continue
 
 
-async def test_a_master_killed_mid_chat_loses_no_acked_message(
-    cluster: Cluster, redis_nodes: RedisCluster
-) -> None:
+async def chat_through_a_failover(
+    cluster: Cluster, fail_over: Callable[[str], Awaitable[None]]
+) -> tuple[str, str, str]:
+    """Alice sends 30 messages to bob across the gateways; after the 10th, ``fail_over``
+    (given the conversation) kills a master and waits until another has taken over. Every send
+    is acked once, seqs have no gaps, and live delivery comes back. Returns alice, bob and the
+    conversation."""
     user = users()
     alice, bob = user("alice"), user("bob")
     a, b = cluster.gateways
@@ -162,9 +167,7 @@ async def test_a_master_killed_mid_chat_loses_no_acked_message(
 
     task = asyncio.create_task(sender.send(30))
     await asyncio.wait_for(sender.reached_milestone.wait(), 30)
-    owner = redis_nodes.master_of(shard_channel(cluster, conversation))
-    owner.kill()  # the master of the room's channel
-    await asyncio.to_thread(redis_nodes.wait_healthy)
+    await fail_over(conversation)
     await asyncio.wait_for(task, 60)
 
     # Live delivery is back: the gateway subscribed again on the promoted replica.
@@ -173,3 +176,14 @@ async def test_a_master_killed_mid_chat_loses_no_acked_message(
     acked = sorted([message["seq"] for message in [*sender.acked.values(), *probes]])
     assert sorted(receiver.by_seq) == acked, "what is stored is what was acked, once"
     assert acked == list(range(1, 31 + len(probes))), "every send acked once, seqs without gaps"
+    return alice, bob, conversation
+
+
+async def test_a_master_killed_mid_chat_loses_no_acked_message(
+    cluster: Cluster, redis_nodes: RedisCluster
+) -> None:
+    async def kill_the_rooms_master(conversation: str) -> None:
+        redis_nodes.master_of(shard_channel(cluster, conversation)).kill()
+        await asyncio.to_thread(redis_nodes.wait_healthy)
+
+    await chat_through_a_failover(cluster, kill_the_rooms_master)
